@@ -1,0 +1,212 @@
+package sqldb
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/errand-dev/errand/internal/store"
+)
+
+// partsQuery walks the distinct partitions of ready jobs after a cursor with
+// one index seek each (a loose index scan), so a partition with a huge
+// backlog costs no more than one with a single job.
+const partsQuery = `WITH RECURSIVE p(part, n) AS (
+	SELECT (SELECT part FROM errand_jobs WHERE queue = 'ready' AND part > $1 ORDER BY part LIMIT 1), 1
+	UNION ALL
+	SELECT (SELECT j.part FROM errand_jobs j WHERE j.queue = 'ready' AND j.part > p.part ORDER BY j.part LIMIT 1), p.n + 1
+	FROM p WHERE p.part IS NOT NULL AND p.n < $2
+) SELECT part FROM p WHERE part IS NOT NULL`
+
+// Claim leases up to p.N ready jobs. Claims are serialized (an advisory
+// lock on Postgres, the single writer on SQLite), which makes the running
+// counts per concurrency key exact. Partitions after p.After are visited in
+// order and served round-robin: the first ready job of each, then the
+// second of each, and so on.
+func (db *DB) Claim(ctx context.Context, p store.ClaimParams) (store.ClaimResult, error) {
+	var res store.ClaimResult
+	if p.N <= 0 {
+		return res, nil
+	}
+	if p.MaxParts <= 0 {
+		p.MaxParts = 64
+	}
+	err := db.inTx(ctx, func(c Conn) error {
+		if db.D.ClaimLock != "" {
+			if _, err := c.Exec(ctx, db.D.ClaimLock); err != nil {
+				return err
+			}
+		}
+		parts, err := db.readParts(ctx, c, p.After, p.MaxParts)
+		if err != nil || len(parts) == 0 {
+			return err
+		}
+		k := (p.N + len(parts) - 1) / len(parts)
+		perPart := make([][]*store.Job, len(parts))
+		hasLimits := false
+		for i, part := range parts {
+			jobs, err := scanJobs(c.Query(ctx, db.D.Q(`SELECT `+jobCols+` FROM errand_jobs
+				WHERE queue = 'ready' AND part = $1 ORDER BY priority DESC, run_at, id LIMIT $2 `+db.D.ForUpdate), part, k))
+			if err != nil {
+				return fmt.Errorf("read candidates: %w", err)
+			}
+			perPart[i] = jobs
+			for _, j := range jobs {
+				hasLimits = hasLimits || len(j.Limits) > 0
+			}
+		}
+		running := map[string]int{}
+		if hasLimits {
+			if running, err = db.limitCounts(ctx, c); err != nil {
+				return err
+			}
+		}
+		picked, cursor := pickRoundRobin(parts, perPart, running, p.N)
+		if len(picked) == 0 {
+			res.Cursor = parts[len(parts)-1]
+			return nil
+		}
+		res.Jobs, res.Cursor = picked, cursor
+		return db.lease(ctx, c, picked, p)
+	})
+	if err != nil {
+		return store.ClaimResult{}, fmt.Errorf("claim: %w", err)
+	}
+	return res, nil
+}
+
+func (db *DB) readParts(ctx context.Context, c Conn, after string, max int) ([]string, error) {
+	got, err := orderedStrings(c.Query(ctx, db.D.Q(partsQuery), after, max))
+	if err != nil {
+		return nil, fmt.Errorf("read partitions: %w", err)
+	}
+	if len(got) < max && after != "" {
+		// Wrap around to the partitions up to and including the cursor.
+		more, err := orderedStrings(c.Query(ctx, db.D.Q(partsQuery), "", max-len(got)))
+		if err != nil {
+			return nil, fmt.Errorf("read partitions: %w", err)
+		}
+		seen := map[string]bool{}
+		for _, s := range got {
+			seen[s] = true
+		}
+		for _, s := range more {
+			if s > after || seen[s] {
+				break
+			}
+			got = append(got, s)
+		}
+	}
+	return got, nil
+}
+
+func orderedStrings(rows Rows, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+func (db *DB) limitCounts(ctx context.Context, c Conn) (map[string]int, error) {
+	rows, err := c.Query(ctx, db.D.LimitCounts)
+	if err != nil {
+		return nil, fmt.Errorf("count running per key: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}
+
+// pickRoundRobin takes candidates rank by rank across partitions while
+// every limit of a candidate has room; it returns them and the last
+// partition served.
+func pickRoundRobin(parts []string, perPart [][]*store.Job, running map[string]int, n int) ([]*store.Job, string) {
+	var picked []*store.Job
+	cursor := ""
+	blocked := make([]bool, len(parts))
+	for rank := 0; len(picked) < n; rank++ {
+		any := false
+		for i := range parts {
+			if blocked[i] || rank >= len(perPart[i]) {
+				continue
+			}
+			any = true
+			j := perPart[i][rank]
+			if !fits(j, running) {
+				// Jobs of a partition share its keys: once one does not
+				// fit, later ones of that partition usually do not either.
+				blocked[i] = true
+				continue
+			}
+			for _, l := range j.Limits {
+				running[l.Key]++
+			}
+			picked = append(picked, j)
+			cursor = parts[i]
+			if len(picked) == n {
+				break
+			}
+		}
+		if !any {
+			break
+		}
+	}
+	return picked, cursor
+}
+
+func fits(j *store.Job, running map[string]int) bool {
+	for _, l := range j.Limits {
+		if l.Limit > 0 && running[l.Key] >= l.Limit {
+			return false
+		}
+	}
+	return true
+}
+
+func newToken() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (db *DB) lease(ctx context.Context, c Conn, jobs []*store.Job, p store.ClaimParams) error {
+	recs := make([]map[string]any, len(jobs))
+	for i, j := range jobs {
+		j.LeaseToken = newToken()
+		j.LeaseOwner, j.LeaseUntil, j.Queue, j.Status = p.Worker, p.LeaseUntil, store.QueueLeased, store.StatusRunning
+		if j.StartedAt == 0 {
+			j.StartedAt = p.Now
+		}
+		recs[i] = map[string]any{"id": j.ID, "token": j.LeaseToken}
+	}
+	arg, err := jsonArg(recs)
+	if err != nil {
+		return err
+	}
+	_, err = c.Exec(ctx, db.D.Q(`UPDATE errand_jobs SET queue = 'leased', status = 'running', lease_owner = $2,
+		lease_token = x.token, lease_until = $3, started_at = COALESCE(errand_jobs.started_at, $4), updated_at = $4
+		FROM `+db.D.Records("$1", Col{"id", "text"}, Col{"token", "text"})+` WHERE errand_jobs.id = x.id`),
+		arg, p.Worker, p.LeaseUntil, p.Now)
+	if err != nil {
+		return fmt.Errorf("lease jobs: %w", err)
+	}
+	return nil
+}
