@@ -94,6 +94,9 @@ type Job struct {
 	StartedAt       int64           `json:"started_at,omitempty"`
 	EndedAt         int64           `json:"ended_at,omitempty"`
 	UpdatedAt       int64           `json:"updated_at"`
+	// Resumed is set by Claim when the job had started before, so it may
+	// have memoized steps; a first run skips reading them.
+	Resumed bool `json:"-"`
 }
 
 // Terminal reports whether the job has ended.
@@ -187,12 +190,16 @@ type Completion struct {
 	Error   json.RawMessage
 	RunAt   int64 // for retry and suspend
 	Attempt int   // the job's attempt counter after this outcome
+	// Step is the step a suspended job waits on; if it was resolved while
+	// the job was still leased, the job is made ready at once.
+	Step string
 }
 
 // JobFilter selects jobs for listing.
 type JobFilter struct {
 	Status     Status
 	FunctionID string
+	EventID    string
 	Owner      string
 	// OwnerSet filters on Owner even when it is empty (system jobs).
 	OwnerSet bool
@@ -264,11 +271,10 @@ type Store interface {
 	// Heartbeat extends leases. It returns the leases that are gone and
 	// the jobs whose cancellation was requested.
 	Heartbeat(ctx context.Context, leases []Lease, until int64) (lost []string, cancel []string, err error)
-	// SaveStep memoizes a step under the job's lease. When the step ends
-	// the job's current phase (sleep, wait, invoke), suspend gives the
-	// RunAt to park the job until; 0 keeps it leased. attempt is stored
-	// as the job's attempt counter.
-	SaveStep(ctx context.Context, l Lease, s *Step, attempt int) error
+	// SaveStep memoizes a step under the job's lease and stores attempt
+	// as the job's attempt counter. A waiting step may come with the wait
+	// for its event, stored once in the same transaction.
+	SaveStep(ctx context.Context, l Lease, s *Step, attempt int, wait *Wait) error
 	// ReportProgress records a job's progress under its lease.
 	ReportProgress(ctx context.Context, l Lease, fraction float64, message string, now int64) error
 	// Promote makes scheduled jobs whose time has come ready, and expired

@@ -192,8 +192,11 @@ func (db *DB) lease(ctx context.Context, c Conn, jobs []*store.Job, p store.Clai
 	for i, j := range jobs {
 		j.LeaseToken = newToken()
 		j.LeaseOwner, j.LeaseUntil, j.Queue, j.Status = p.Worker, p.LeaseUntil, store.QueueLeased, store.StatusRunning
-		if j.StartedAt == 0 {
-			j.StartedAt = p.Now
+		j.Resumed = j.StartedAt != 0
+		if !j.Resumed {
+			// A job committed while this claim began may look created
+			// after p.Now; it cannot have started before it was created.
+			j.StartedAt = max(p.Now, j.CreatedAt)
 		}
 		recs[i] = map[string]any{"id": j.ID, "token": j.LeaseToken}
 	}
@@ -202,7 +205,8 @@ func (db *DB) lease(ctx context.Context, c Conn, jobs []*store.Job, p store.Clai
 		return err
 	}
 	_, err = c.Exec(ctx, db.D.Q(`UPDATE errand_jobs SET queue = 'leased', status = 'running', lease_owner = $2,
-		lease_token = x.token, lease_until = $3, started_at = COALESCE(errand_jobs.started_at, $4), updated_at = $4
+		lease_token = x.token, lease_until = $3, started_at = COALESCE(errand_jobs.started_at,
+		CASE WHEN errand_jobs.created_at > $4 THEN errand_jobs.created_at ELSE $4 END), updated_at = $4
 		FROM `+db.D.Records("$1", Col{"id", "text"}, Col{"token", "text"})+` WHERE errand_jobs.id = x.id`),
 		arg, p.Worker, p.LeaseUntil, p.Now)
 	if err != nil {

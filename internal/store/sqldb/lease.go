@@ -9,7 +9,7 @@ import (
 
 // SaveStep memoizes a step, fenced by the job's lease, and stores the job's
 // attempt counter.
-func (db *DB) SaveStep(ctx context.Context, l store.Lease, s *store.Step, attempt int) error {
+func (db *DB) SaveStep(ctx context.Context, l store.Lease, s *store.Step, attempt int, wait *store.Wait) error {
 	return db.inTx(ctx, func(c Conn) error {
 		n, err := c.Exec(ctx, db.D.Q(`UPDATE errand_jobs SET attempt = $3, updated_at = $4
 			WHERE id = $1 AND lease_token = $2 AND queue = 'leased'`), l.JobID, l.Token, attempt, s.StartedAt)
@@ -28,6 +28,13 @@ func (db *DB) SaveStep(ctx context.Context, l store.Lease, s *store.Step, attemp
 			s.StartedAt, nullIfZero(s.EndedAt), nullIfZero(s.WakeAt))
 		if err != nil {
 			return fmt.Errorf("save step: %w", err)
+		}
+		if wait != nil {
+			_, err = c.Exec(ctx, db.D.Q(`INSERT INTO errand_waits (job_id, step_id, event_name, expr, expires_at)
+				VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`), l.JobID, s.ID, wait.EventName, wait.Expr, wait.ExpiresAt)
+			if err != nil {
+				return fmt.Errorf("save wait: %w", err)
+			}
 		}
 		if s.Kind == "waitForEvent" && s.Status != store.StepWaiting {
 			if _, err := c.Exec(ctx, db.D.Q(`DELETE FROM errand_waits WHERE job_id = $1 AND step_id = $2`), l.JobID, s.ID); err != nil {

@@ -91,6 +91,9 @@ func (db *DB) ListJobs(ctx context.Context, f store.JobFilter) ([]*store.Job, er
 	if f.FunctionID != "" {
 		add("function_id = ?", f.FunctionID)
 	}
+	if f.EventID != "" {
+		add("event_id = ?", f.EventID)
+	}
 	if f.Owner != "" {
 		add("owner = ?", f.Owner)
 	} else if f.OwnerSet {

@@ -252,7 +252,7 @@ func (t *Tx) CancelJob(ctx context.Context, id string, now int64) (*store.Job, e
 }
 
 var completionCols = []Col{{"id", "text"}, {"token", "text"}, {"outcome", "text"}, {"output", "json"},
-	{"error", "json"}, {"run_at", "bigint"}, {"attempt", "int"}}
+	{"error", "json"}, {"run_at", "bigint"}, {"attempt", "int"}, {"step", "text"}}
 
 // CompleteJobs ends leased attempts in one statement.
 func (t *Tx) CompleteJobs(ctx context.Context, cs []store.Completion, now int64) ([]bool, error) {
@@ -262,7 +262,7 @@ func (t *Tx) CompleteJobs(ctx context.Context, cs []store.Completion, now int64)
 	recs := make([]map[string]any, len(cs))
 	for i, c := range cs {
 		recs[i] = map[string]any{"id": c.Lease.JobID, "token": c.Lease.Token, "outcome": c.Outcome,
-			"output": rawOrNil(c.Output), "error": rawOrNil(c.Error), "run_at": c.RunAt, "attempt": c.Attempt}
+			"output": rawOrNil(c.Output), "error": rawOrNil(c.Error), "run_at": c.RunAt, "attempt": c.Attempt, "step": c.Step}
 	}
 	arg, err := jsonArg(recs)
 	if err != nil {
@@ -270,7 +270,10 @@ func (t *Tx) CompleteJobs(ctx context.Context, cs []store.Completion, now int64)
 	}
 	q := `UPDATE errand_jobs SET
 		status = CASE x.outcome WHEN 'finished' THEN 'finished' WHEN 'failed' THEN 'failed' WHEN 'cancelled' THEN 'cancelled' ELSE 'running' END,
-		queue = CASE WHEN x.outcome IN ('retry', 'suspend') THEN 'scheduled' ELSE 'done' END,
+		queue = CASE WHEN x.outcome = 'retry' THEN 'scheduled'
+			WHEN x.outcome = 'suspend' THEN CASE WHEN x.step IS NULL OR x.step = '' OR EXISTS (SELECT 1 FROM errand_steps s
+				WHERE s.job_id = x.id AND s.id = x.step AND s.status = 'waiting') THEN 'scheduled' ELSE 'ready' END
+			ELSE 'done' END,
 		output = CASE WHEN x.outcome = 'finished' THEN x.output ELSE errand_jobs.output END,
 		error = CASE WHEN x.outcome = 'finished' OR x.outcome = 'suspend' THEN errand_jobs.error ELSE x.error END,
 		run_at = CASE WHEN x.outcome IN ('retry', 'suspend') THEN x.run_at ELSE errand_jobs.run_at END,

@@ -319,20 +319,20 @@ func TestStepsAndWaits(t *testing.T) {
 		j := claim(t, db, 1, "").Jobs[0]
 		l := store.Lease{JobID: j.ID, Token: j.LeaseToken}
 		if err := db.SaveStep(ctx, l, &store.Step{ID: "s1", Name: "fetch", Kind: "run", Status: store.StepDone,
-			Output: json.RawMessage(`{"v":1}`), Attempts: 1, StartedAt: 11, EndedAt: 12}, 0); err != nil {
+			Output: json.RawMessage(`{"v":1}`), Attempts: 1, StartedAt: 11, EndedAt: 12}, 0, nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.SaveStep(ctx, store.Lease{JobID: j.ID, Token: "x"}, &store.Step{ID: "s2", Kind: "run", Status: store.StepDone, StartedAt: 13}, 0); !errors.Is(err, store.ErrLeaseLost) {
+		if err := db.SaveStep(ctx, store.Lease{JobID: j.ID, Token: "x"}, &store.Step{ID: "s2", Kind: "run", Status: store.StepDone, StartedAt: 13}, 0, nil); !errors.Is(err, store.ErrLeaseLost) {
 			t.Fatalf("unfenced step write: %v", err)
 		}
-		if err := db.SaveStep(ctx, l, &store.Step{ID: "w1", Name: "approval", Kind: "waitForEvent", Status: store.StepWaiting, StartedAt: 14, WakeAt: 900}, 0); err != nil {
-			t.Fatal(err)
+		w := &store.Wait{JobID: j.ID, StepID: "w1", EventName: "app/approved", Expr: "async.data.ok", ExpiresAt: 900}
+		for i := 0; i < 2; i++ { // saving a waiting step twice stores one wait
+			if err := db.SaveStep(ctx, l, &store.Step{ID: "w1", Name: "approval", Kind: "waitForEvent", Status: store.StepWaiting, StartedAt: 14, WakeAt: 900}, 0, w); err != nil {
+				t.Fatal(err)
+			}
 		}
 		err := db.InTx(ctx, func(tx store.Tx) error {
-			if err := tx.InsertWaits(ctx, []*store.Wait{{JobID: j.ID, StepID: "w1", EventName: "app/approved", Expr: "async.data.ok", ExpiresAt: 900}}); err != nil {
-				return err
-			}
-			_, err := tx.CompleteJobs(ctx, []store.Completion{{Lease: l, Outcome: store.OutcomeSuspend, RunAt: 900}}, 15)
+			_, err := tx.CompleteJobs(ctx, []store.Completion{{Lease: l, Outcome: store.OutcomeSuspend, RunAt: 900, Step: "w1"}}, 15)
 			return err
 		})
 		if err != nil {
@@ -364,7 +364,7 @@ func TestStepsAndWaits(t *testing.T) {
 			t.Fatalf("steps %+v %v", steps, err)
 		}
 		j2, _ := db.GetJob(ctx, j.ID)
-		if j2.Queue != store.QueueReady {
+		if j2.Queue != store.QueueReady || j2.RunAt != 20 {
 			t.Fatalf("resolved wait did not wake the job: %+v", j2)
 		}
 		j3 := claim(t, db, 1, "").Jobs[0]
@@ -445,6 +445,31 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	Each(t, func(t *testing.T, db *sqldb.DB) {
 		if err := db.Migrate(ctx); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+func TestSuspendAfterEarlyResolveIsReady(t *testing.T) {
+	Each(t, func(t *testing.T, db *sqldb.DB) {
+		insert(t, db, newJob("J1", "f", "p"))
+		j := claim(t, db, 1, "").Jobs[0]
+		l := store.Lease{JobID: j.ID, Token: j.LeaseToken}
+		if err := db.SaveStep(ctx, l, &store.Step{ID: "inv", Kind: "invoke", Status: store.StepWaiting, StartedAt: 11}, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		err := db.InTx(ctx, func(tx store.Tx) error {
+			// The child finishes before the parent has suspended.
+			if ok, err := tx.ResolveStep(ctx, j.ID, "inv", json.RawMessage(`1`), nil, 12); err != nil || !ok {
+				return fmt.Errorf("resolve: %v %v", ok, err)
+			}
+			_, err := tx.CompleteJobs(ctx, []store.Completion{{Lease: l, Outcome: store.OutcomeSuspend, RunAt: 99999, Step: "inv"}}, 13)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j2, _ := db.GetJob(ctx, j.ID); j2.Queue != store.QueueReady {
+			t.Fatalf("job parked although its step was resolved: %+v", j2)
 		}
 	})
 }

@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS errand_jobs (
     ended_at         BIGINT,
     updated_at       BIGINT NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS errand_jobs_fn_event ON errand_jobs (function_id, event_id);
+CREATE UNIQUE INDEX IF NOT EXISTS errand_jobs_event_fn ON errand_jobs (event_id, function_id);
 CREATE UNIQUE INDEX IF NOT EXISTS errand_jobs_idem ON errand_jobs (function_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS errand_jobs_ready ON errand_jobs (part, priority DESC, run_at, id) WHERE queue = 'ready';
 CREATE INDEX IF NOT EXISTS errand_jobs_scheduled ON errand_jobs (run_at) WHERE queue = 'scheduled';
@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS errand_waits (
 );
 CREATE INDEX IF NOT EXISTS errand_waits_event ON errand_waits (event_name);
 CREATE INDEX IF NOT EXISTS errand_waits_job ON errand_waits (job_id);
+CREATE UNIQUE INDEX IF NOT EXISTS errand_waits_step ON errand_waits (job_id, step_id) WHERE step_id <> '';
 
 CREATE TABLE IF NOT EXISTS errand_functions (
     id         TEXT PRIMARY KEY,

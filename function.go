@@ -1,0 +1,157 @@
+package errand
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/errand-dev/errand/internal/engine"
+)
+
+// Trigger says what starts a function: an event (with an optional CEL
+// filter such as `event.data.plan == "pro"`) or a cron schedule.
+type Trigger struct {
+	Event string
+	If    string
+	Cron  string
+}
+
+// OnEvent triggers a function on every event with this name.
+func OnEvent(name string) Trigger { return Trigger{Event: name} }
+
+// OnCron triggers a function on a cron schedule ("*/5 * * * *", "@hourly").
+func OnCron(spec string) Trigger { return Trigger{Cron: spec} }
+
+// Concurrency limits how many jobs of a function run at once: in total, or
+// per value of Key, a CEL expression such as `event.data.user_id`. Scope
+// "env" shares a keyed limit across every function using the same Key.
+type Concurrency struct {
+	Limit int
+	Key   string
+	Scope string
+}
+
+// CancelOn cancels a job when a matching event arrives. If sees the job's
+// trigger as event and the new one as async, e.g.
+// `event.data.id == async.data.id`. Timeout 0 keeps the rule for the
+// job's whole life.
+type CancelOn struct {
+	Event   string
+	If      string
+	Timeout time.Duration
+}
+
+// FunctionOpts configures a function.
+type FunctionOpts struct {
+	// ID identifies the function; required, stable across deploys.
+	ID string
+	// Name is for people; default ID.
+	Name string
+	// Retries is how many times a failed job is retried; nil means 4.
+	Retries *int
+	// Concurrency limits, at most two of them keyed.
+	Concurrency []Concurrency
+	// CancelOn rules.
+	CancelOn []CancelOn
+	// Idempotency is a CEL expression; only the first job per value is
+	// created, e.g. `event.data.order_id`.
+	Idempotency string
+	// OwnerLimit caps how many jobs of one owner run at once; 0 takes
+	// the client's default, -1 means unlimited.
+	OwnerLimit int
+	// OnFailure runs after a job of this function failed for good.
+	OnFailure func(ctx context.Context, in Input[FailedData]) error
+}
+
+// FailedData is the data of the event sent when a job fails for good.
+type FailedData struct {
+	FunctionID string          `json:"function_id"`
+	RunID      string          `json:"run_id"`
+	Error      ErrorInfo       `json:"error"`
+	Event      json.RawMessage `json:"event"`
+}
+
+// ErrorInfo is how errors are stored on jobs.
+type ErrorInfo = engine.ErrorJSON
+
+// Input is what a function receives.
+type Input[T any] struct {
+	// Event is the trigger, decoded.
+	Event Event[T]
+	// Job describes the running job.
+	Job JobInfo
+}
+
+// JobInfo describes the job a function runs as.
+type JobInfo struct {
+	ID         string
+	FunctionID string
+	// Owner is the user the job runs for; empty for system jobs.
+	Owner string
+	// Attempt is the 0-based attempt of the current step.
+	Attempt int
+}
+
+// Function is a function ready to register with a Client.
+type Function struct {
+	def *engine.Function
+}
+
+// ID returns the function's id.
+func (f *Function) ID() string { return f.def.ID }
+
+// Ptr returns a pointer to v, for optional fields such as Retries.
+func Ptr[T any](v T) *T { return &v }
+
+// NewFunction defines a function whose trigger data is T and output R.
+func NewFunction[T any, R any](opts FunctionOpts, trigger Trigger, fn func(ctx context.Context, in Input[T]) (R, error)) *Function {
+	return NewFunctionTriggers(opts, []Trigger{trigger}, fn)
+}
+
+// NewFunctionTriggers is NewFunction with several triggers.
+func NewFunctionTriggers[T any, R any](opts FunctionOpts, triggers []Trigger, fn func(ctx context.Context, in Input[T]) (R, error)) *Function {
+	def := &engine.Function{ID: opts.ID, Name: opts.Name, Retries: -1, Idempotency: opts.Idempotency, OwnerLimit: opts.OwnerLimit}
+	if def.Name == "" {
+		def.Name = opts.ID
+	}
+	if opts.Retries != nil {
+		def.Retries = *opts.Retries
+	}
+	for _, t := range triggers {
+		def.Triggers = append(def.Triggers, engine.Trigger{Event: t.Event, If: t.If, Cron: t.Cron})
+	}
+	for _, c := range opts.Concurrency {
+		def.Concurrency = append(def.Concurrency, engine.Concurrency{Limit: c.Limit, Key: c.Key, Scope: c.Scope})
+	}
+	for _, c := range opts.CancelOn {
+		def.CancelOn = append(def.CancelOn, engine.CancelOn{Event: c.Event, If: c.If, Timeout: c.Timeout})
+	}
+	def.Handler = handler(fn)
+	if opts.OnFailure != nil {
+		onFail := opts.OnFailure
+		def.OnFailure = handler(func(ctx context.Context, in Input[FailedData]) (struct{}, error) {
+			return struct{}{}, onFail(ctx, in)
+		})
+	}
+	return &Function{def: def}
+}
+
+func handler[T any, R any](fn func(ctx context.Context, in Input[T]) (R, error)) engine.Handler {
+	return func(ctx context.Context, r *engine.Run) (json.RawMessage, error) {
+		ev, err := decodeEvent[T](r.Job.Input)
+		if err != nil {
+			return nil, NonRetriable(err)
+		}
+		in := Input[T]{Event: ev, Job: JobInfo{ID: r.Job.ID, FunctionID: r.Job.FunctionID, Owner: r.Job.Owner, Attempt: r.Attempt}}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(out)
+		if err != nil {
+			return nil, NonRetriable(fmt.Errorf("encode output: %w", err))
+		}
+		return b, nil
+	}
+}

@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/errand-dev/errand/internal/expr"
+)
+
+// Handler runs one execution of a function. It returns the job's output;
+// step calls on the Run memoize work across executions.
+type Handler func(ctx context.Context, r *Run) (json.RawMessage, error)
+
+// Trigger starts a function: an event name with an optional CEL filter,
+// or a cron schedule.
+type Trigger struct {
+	Event string `json:"event,omitempty"`
+	If    string `json:"if,omitempty"`
+	Cron  string `json:"cron,omitempty"`
+}
+
+// Concurrency limits how many jobs run at once: in total for the function
+// (Key empty), or per value of the CEL key expression. Scope "fn" (the
+// default) counts this function's jobs; "env" counts the jobs of every
+// function sharing the same key expression.
+type Concurrency struct {
+	Limit int    `json:"limit"`
+	Key   string `json:"key,omitempty"`
+	Scope string `json:"scope,omitempty"`
+}
+
+// CancelOn cancels a job when a matching event arrives: If sees the job's
+// trigger as event and the new event as async.
+type CancelOn struct {
+	Event   string        `json:"event"`
+	If      string        `json:"if,omitempty"`
+	Timeout time.Duration `json:"timeout,omitempty"`
+}
+
+// Function is a unit of work the engine runs.
+type Function struct {
+	ID          string        `json:"id"`
+	Name        string        `json:"name"`
+	App         string        `json:"app,omitempty"`
+	Triggers    []Trigger     `json:"triggers"`
+	Retries     int           `json:"retries"` // -1: the default (4)
+	Concurrency []Concurrency `json:"concurrency,omitempty"`
+	CancelOn    []CancelOn    `json:"cancel,omitempty"`
+	// Idempotency is a CEL expression; of jobs with the same value only
+	// the first is created.
+	Idempotency string `json:"idempotency,omitempty"`
+	// OwnerLimit caps the jobs of one owner running at once; 0 uses the
+	// engine's default, -1 means no limit.
+	OwnerLimit int     `json:"owner_limit,omitempty"`
+	Handler    Handler `json:"-"`
+	// OnFailure runs, as the function "<ID>-failure", after a job of this
+	// function failed for good. It is triggered by FailedEvent.
+	OnFailure Handler `json:"-"`
+}
+
+// DefaultRetries is how many times a failed job is retried unless its
+// function says otherwise, as in Inngest.
+const DefaultRetries = 4
+
+// MaxRetries is the most retries a function may ask for.
+const MaxRetries = 20
+
+func (f *Function) maxAttempts() int {
+	r := f.Retries
+	if r < 0 {
+		r = DefaultRetries
+	}
+	return r + 1
+}
+
+// Validate checks a function's configuration, compiling its expressions.
+func (f *Function) Validate() error {
+	if f.ID == "" {
+		return fmt.Errorf("function has no id")
+	}
+	if f.Handler == nil {
+		return fmt.Errorf("function %s has no handler", f.ID)
+	}
+	if f.Retries > MaxRetries {
+		return fmt.Errorf("function %s: retries %d is more than %d", f.ID, f.Retries, MaxRetries)
+	}
+	for _, t := range f.Triggers {
+		switch {
+		case t.Event != "" && t.Cron != "":
+			return fmt.Errorf("function %s: a trigger has both event and cron", f.ID)
+		case t.Cron != "":
+			if _, err := cronParser.Parse(t.Cron); err != nil {
+				return fmt.Errorf("function %s: invalid cron %q: %w", f.ID, t.Cron, err)
+			}
+		case t.Event == "":
+			return fmt.Errorf("function %s: a trigger needs an event name or a cron schedule", f.ID)
+		}
+		if t.If != "" {
+			if _, err := expr.Compile(t.If); err != nil {
+				return fmt.Errorf("function %s: %w", f.ID, err)
+			}
+		}
+	}
+	keyed := 0
+	for _, c := range f.Concurrency {
+		if c.Limit < 0 {
+			return fmt.Errorf("function %s: concurrency limit %d is negative", f.ID, c.Limit)
+		}
+		if c.Key != "" {
+			keyed++
+			if _, err := expr.Compile(c.Key); err != nil {
+				return fmt.Errorf("function %s: concurrency key: %w", f.ID, err)
+			}
+		}
+	}
+	if keyed > 2 {
+		return fmt.Errorf("function %s: at most two keyed concurrency limits", f.ID)
+	}
+	for _, c := range f.CancelOn {
+		if c.Event == "" {
+			return fmt.Errorf("function %s: cancel needs an event name", f.ID)
+		}
+		if _, err := expr.Compile(c.If); c.If != "" && err != nil {
+			return fmt.Errorf("function %s: cancel: %w", f.ID, err)
+		}
+	}
+	if f.Idempotency != "" {
+		if _, err := expr.Compile(f.Idempotency); err != nil {
+			return fmt.Errorf("function %s: idempotency: %w", f.ID, err)
+		}
+	}
+	return nil
+}
+
+// cronParser accepts standard five-field specs and descriptors (@hourly),
+// with an optional "TZ=Zone " prefix.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ValidateCron checks a cron schedule.
+func ValidateCron(spec string) error {
+	_, err := cronParser.Parse(spec)
+	return err
+}

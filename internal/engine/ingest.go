@@ -1,0 +1,330 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/errand-dev/errand/internal/expr"
+	"github.com/errand-dev/errand/internal/store"
+)
+
+// Event names errand itself sends.
+const (
+	// FailedEvent is sent when a job fails for good; data has
+	// function_id, run_id, error and event (the trigger).
+	FailedEvent = "errand/function.failed"
+	// InvokedEvent records the start of a job by Invoke; its data is the
+	// data passed to Invoke.
+	InvokedEvent = "errand/function.invoked"
+	// CronEvent is the trigger of a cron job; data.function_id names it.
+	CronEvent = "errand/scheduled.timer"
+)
+
+// NewID returns a new ULID.
+func NewID() string { return ulid.Make().String() }
+
+// eventJSON is the shape functions see their trigger in.
+type eventJSON struct {
+	ID   string          `json:"id"`
+	Name string          `json:"name"`
+	Data json.RawMessage `json:"data"`
+	User json.RawMessage `json:"user,omitempty"`
+	TS   int64           `json:"ts"`
+}
+
+// EventJSON encodes an event as functions see it.
+func EventJSON(ev *store.Event) json.RawMessage {
+	data := ev.Data
+	if len(data) == 0 {
+		data = json.RawMessage("{}")
+	}
+	b, _ := json.Marshal(eventJSON{ID: ev.ID, Name: ev.Name, Data: data, User: ev.User, TS: ev.TS})
+	return b
+}
+
+// Result is what Send reports.
+type Result struct {
+	IDs []string
+	// Jobs are the ids of the jobs created, in event order.
+	Jobs []string
+	// woke is set when something became ready or was cancelled.
+	woke      bool
+	cancelled []string
+}
+
+// Send stores events and everything they cause in one transaction, then
+// wakes the workers.
+func (e *Engine) Send(ctx context.Context, events []*store.Event) (*Result, error) {
+	var res *Result
+	err := e.st.InTx(ctx, func(tx store.Tx) (err error) {
+		res, err = e.Ingest(ctx, tx, events)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.after(res)
+	return res, nil
+}
+
+func (e *Engine) after(res *Result) {
+	if res == nil {
+		return
+	}
+	if len(res.Jobs) > 0 || res.woke {
+		e.signal(e.wake)
+	}
+	for _, id := range res.cancelled {
+		e.cancelLocal(id)
+	}
+}
+
+// Ingest stores events inside tx: new events create jobs for the functions
+// they trigger, resolve waits and cancel jobs. Events whose id was seen
+// before cause nothing. IDs and timestamps are filled in where missing.
+func (e *Engine) Ingest(ctx context.Context, tx store.Tx, events []*store.Event) (*Result, error) {
+	now := e.now()
+	res := &Result{IDs: make([]string, len(events))}
+	for i, ev := range events {
+		if ev.ID == "" {
+			ev.ID = NewID()
+		}
+		if ev.TS == 0 {
+			ev.TS = now / 1000
+		}
+		ev.ReceivedAt = now
+		res.IDs[i] = ev.ID
+	}
+	seen, err := tx.InsertEvents(ctx, events)
+	if err != nil {
+		return nil, err
+	}
+	var fresh []*store.Event
+	for i, ev := range events {
+		if !seen[i] {
+			fresh = append(fresh, ev)
+		}
+	}
+	if len(fresh) == 0 {
+		return res, nil
+	}
+	var jobs []*store.Job
+	var jobFns []*Function
+	for _, ev := range fresh {
+		evJSON := EventJSON(ev)
+		for _, f := range e.triggered(ev) {
+			j, err := e.newJob(f, ev, evJSON, now)
+			if err != nil {
+				e.log.Warn("skipping job", "function", f.ID, "event", ev.ID, "err", err)
+				continue
+			}
+			if j == nil {
+				continue
+			}
+			jobs = append(jobs, j)
+			jobFns = append(jobFns, f)
+		}
+	}
+	created, err := tx.InsertJobs(ctx, jobs)
+	if err != nil {
+		return nil, err
+	}
+	var waits []*store.Wait
+	for i, j := range jobs {
+		if !created[i] {
+			continue
+		}
+		res.Jobs = append(res.Jobs, j.ID)
+		for _, c := range jobFns[i].CancelOn {
+			w := &store.Wait{JobID: j.ID, EventName: c.Event, Expr: c.If}
+			if c.Timeout > 0 {
+				w.ExpiresAt = now + c.Timeout.Microseconds()
+			}
+			waits = append(waits, w)
+		}
+	}
+	if err := tx.InsertWaits(ctx, waits); err != nil {
+		return nil, err
+	}
+	if err := e.resolveWaits(ctx, tx, fresh, res, now); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// triggered lists the functions an event starts.
+func (e *Engine) triggered(ev *store.Event) []*Function {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ev.Name == InvokedEvent {
+		return nil // Invoke creates its job itself
+	}
+	if ev.Name == CronEvent {
+		var d struct {
+			FunctionID string `json:"function_id"`
+		}
+		_ = json.Unmarshal(ev.Data, &d)
+		if f := e.fns[d.FunctionID]; f != nil {
+			return []*Function{f}
+		}
+		return nil
+	}
+	return append([]*Function(nil), e.byEvent[ev.Name]...)
+}
+
+// invoke stores the event of an Invoke and the child job it starts, once:
+// a second call with the same event id does nothing.
+func (e *Engine) invoke(ctx context.Context, f *Function, ev *store.Event, parent, step string) error {
+	err := e.st.InTx(ctx, func(tx store.Tx) error {
+		now := e.now()
+		ev.TS, ev.ReceivedAt = now/1000, now
+		seen, err := tx.InsertEvents(ctx, []*store.Event{ev})
+		if err != nil || seen[0] {
+			return err
+		}
+		j, err := e.newJob(f, ev, EventJSON(ev), now)
+		if err != nil {
+			return err
+		}
+		j.ParentJobID, j.ParentStepID = parent, step
+		_, err = tx.InsertJobs(ctx, []*store.Job{j})
+		return err
+	})
+	if err == nil {
+		e.signal(e.wake)
+	}
+	return err
+}
+
+func (e *Engine) newJob(f *Function, ev *store.Event, evJSON json.RawMessage, now int64) (*store.Job, error) {
+	vars := expr.Vars{Event: evJSON}
+	if ev.Name != InvokedEvent && ev.Name != CronEvent {
+		matched := false
+		for _, t := range f.Triggers {
+			if t.Event != ev.Name {
+				continue
+			}
+			ok, err := expr.Match(t.If, vars)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			return nil, nil
+		}
+	}
+	j := &store.Job{
+		ID: NewID(), FunctionID: f.ID, EventID: ev.ID, Owner: ev.Owner, Status: store.StatusWaiting,
+		Queue: store.QueueReady, MaxAttempts: f.maxAttempts(), RunAt: now, Input: evJSON, CreatedAt: now, UpdatedAt: now,
+	}
+	partKey := ev.Owner
+	firstKey := true
+	for _, c := range f.Concurrency {
+		if c.Key == "" {
+			j.Limits = append(j.Limits, store.Limit{Key: "f:" + f.ID, Limit: c.Limit})
+			continue
+		}
+		v, err := expr.Key(c.Key, vars)
+		if err != nil {
+			return nil, err
+		}
+		k := "f:" + f.ID + ":" + c.Key + "=" + v
+		if c.Scope == "env" || c.Scope == "account" {
+			k = "e:" + c.Key + "=" + v
+		}
+		j.Limits = append(j.Limits, store.Limit{Key: k, Limit: c.Limit})
+		if firstKey {
+			partKey, firstKey = v, false
+		}
+	}
+	ownerLimit := f.OwnerLimit
+	if ownerLimit == 0 {
+		ownerLimit = e.cfg.OwnerLimit
+	}
+	if ev.Owner != "" && ownerLimit > 0 {
+		j.Limits = append(j.Limits, store.Limit{Key: "o:" + ev.Owner, Limit: ownerLimit})
+	}
+	j.Part = f.ID + "\x1f" + partKey
+	if f.Idempotency != "" {
+		v, err := expr.Key(f.Idempotency, vars)
+		if err != nil {
+			return nil, err
+		}
+		j.IdempotencyKey = v
+	}
+	return j, nil
+}
+
+// resolveWaits matches new events against open waits: waitForEvent steps
+// resume, cancel-on rules cancel their job.
+func (e *Engine) resolveWaits(ctx context.Context, tx store.Tx, events []*store.Event, res *Result, now int64) error {
+	names := map[string][]*store.Event{}
+	var list []string
+	for _, ev := range events {
+		if _, ok := names[ev.Name]; !ok {
+			list = append(list, ev.Name)
+		}
+		names[ev.Name] = append(names[ev.Name], ev)
+	}
+	waits, err := tx.WaitsFor(ctx, list)
+	if err != nil {
+		return err
+	}
+	for _, w := range waits {
+		for _, ev := range names[w.EventName] {
+			evJSON := EventJSON(ev)
+			ok, err := expr.Match(w.Expr, expr.Vars{Event: w.Trigger, Async: evJSON})
+			if err != nil {
+				e.log.Warn("wait expression", "job", w.JobID, "err", err)
+				break
+			}
+			if !ok {
+				continue
+			}
+			if w.ExpiresAt > 0 && w.ExpiresAt <= now {
+				break
+			}
+			done, err := tx.ResolveWait(ctx, w, evJSON, now)
+			if err != nil {
+				return err
+			}
+			if done && w.StepID == "" {
+				j, err := tx.CancelJob(ctx, w.JobID, now)
+				if err != nil {
+					return err
+				}
+				res.cancelled = append(res.cancelled, j.ID)
+				if j.Status == store.StatusCancelled && j.ParentJobID != "" {
+					if _, err := tx.ResolveStep(ctx, j.ParentJobID, j.ParentStepID, nil, errorJSON(errCancelled, "cancelled"), now); err != nil {
+						return err
+					}
+				}
+			}
+			res.woke = res.woke || done
+			break
+		}
+	}
+	return nil
+}
+
+// ValidEventName reports whether a name may be sent by users: not empty,
+// at most 256 bytes, and not in errand's own namespace.
+func ValidEventName(name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return fmt.Errorf("event name is empty: give every event a name such as \"app/user.signup\"")
+	case len(name) > 256:
+		return fmt.Errorf("event name is longer than 256 bytes")
+	case strings.HasPrefix(name, "errand/"):
+		return fmt.Errorf("event name %q is reserved: names starting with errand/ are sent by errand itself", name)
+	}
+	return nil
+}

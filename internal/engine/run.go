@@ -1,0 +1,315 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/errand-dev/errand/internal/expr"
+	"github.com/errand-dev/errand/internal/store"
+)
+
+// Run is one execution of a job. Its step methods memoize: a step that
+// finished in an earlier execution returns its stored result without
+// running again.
+type Run struct {
+	// Job is the job as claimed.
+	Job *store.Job
+	// Attempt is the 0-based attempt of the current step.
+	Attempt int
+
+	e      *Engine
+	fn     *Function
+	lease  store.Lease
+	memo   map[string]*store.Step
+	loaded bool
+	counts map[string]int
+}
+
+type runKey struct{}
+
+// WithRun returns a context carrying r.
+func WithRun(ctx context.Context, r *Run) context.Context { return context.WithValue(ctx, runKey{}, r) }
+
+// RunFrom returns the Run in ctx, if any.
+func RunFrom(ctx context.Context) (*Run, bool) {
+	r, ok := ctx.Value(runKey{}).(*Run)
+	return r, ok
+}
+
+// stepID makes a repeated step name unique: name, name:1, name:2, ...
+func (r *Run) stepID(name string) string {
+	n := r.counts[name]
+	r.counts[name]++
+	if n == 0 {
+		return name
+	}
+	return fmt.Sprintf("%s:%d", name, n)
+}
+
+func (r *Run) memoized(ctx context.Context, id string) (*store.Step, error) {
+	if !r.loaded {
+		r.loaded = true
+		if r.Job.Resumed {
+			steps, err := r.e.st.Steps(ctx, r.Job.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range steps {
+				r.memo[s.ID] = s
+			}
+		}
+	}
+	return r.memo[id], nil
+}
+
+func (r *Run) save(ctx context.Context, s *store.Step, w *store.Wait) error {
+	s.JobID = r.Job.ID
+	if err := r.e.st.SaveStep(ctx, r.lease, s, r.Attempt, w); err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			return fmt.Errorf("step %s: %w", s.ID, err)
+		}
+		return err
+	}
+	r.memo[s.ID] = s
+	return nil
+}
+
+func (r *Run) memoResult(s *store.Step) (json.RawMessage, error) {
+	if s.Status == store.StepFailed {
+		var ej ErrorJSON
+		_ = json.Unmarshal(s.Error, &ej)
+		return nil, &StepError{Step: s.ID, Message: ej.Message}
+	}
+	return s.Output, nil
+}
+
+// Step runs fn once for this job: its output is stored and returned again
+// by later executions instead of running fn. An error fails the attempt;
+// the job is retried from its start, where finished steps are skipped.
+func (r *Run) Step(ctx context.Context, name string, fn func(context.Context) (json.RawMessage, error)) (json.RawMessage, error) {
+	id := r.stepID(name)
+	s, err := r.memoized(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if s != nil && s.Status != store.StepWaiting {
+		return r.memoResult(s)
+	}
+	start := r.e.now()
+	out, err := fn(ctx)
+	if err != nil {
+		var nr *NonRetriableError
+		if errors.As(err, &nr) || r.Attempt+1 >= r.Job.MaxAttempts {
+			// The step failed for good: record it for the timeline.
+			fail := &store.Step{ID: id, Name: name, Kind: "run", Status: store.StepFailed, Error: errorJSON(err, ""),
+				Attempts: r.Attempt + 1, StartedAt: start, EndedAt: r.e.now()}
+			if serr := r.save(ctx, fail, nil); serr != nil {
+				return nil, errors.Join(err, serr)
+			}
+		}
+		return nil, err
+	}
+	if len(out) == 0 {
+		out = json.RawMessage("null")
+	}
+	attempts := r.Attempt + 1
+	r.Attempt = 0
+	done := &store.Step{ID: id, Name: name, Kind: "run", Status: store.StepDone, Output: out, Attempts: attempts,
+		StartedAt: start, EndedAt: r.e.now()}
+	if err := r.save(ctx, done, nil); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// SleepUntil suspends the job until t.
+func (r *Run) SleepUntil(ctx context.Context, name string, t time.Time) error {
+	id := r.stepID(name)
+	s, err := r.memoized(ctx, id)
+	if err != nil {
+		return err
+	}
+	if s != nil && s.Status != store.StepWaiting {
+		return nil
+	}
+	now := r.e.now()
+	wake := t.UnixMicro()
+	if s != nil {
+		wake = s.WakeAt
+	}
+	if now >= wake {
+		start := now
+		if s != nil {
+			start = s.StartedAt
+		}
+		return r.save(ctx, &store.Step{ID: id, Name: name, Kind: "sleep", Status: store.StepDone, Output: json.RawMessage("null"),
+			StartedAt: start, EndedAt: now, WakeAt: wake}, nil)
+	}
+	if s == nil {
+		if err := r.save(ctx, &store.Step{ID: id, Name: name, Kind: "sleep", Status: store.StepWaiting, StartedAt: now, WakeAt: wake}, nil); err != nil {
+			return err
+		}
+	}
+	panic(suspend{step: id, runAt: wake})
+}
+
+// WaitForEvent suspends the job until an event named event arrives for
+// which the CEL expression ifExpr holds (event: this job's trigger, async:
+// the new event), and returns that event; nil after timeout.
+func (r *Run) WaitForEvent(ctx context.Context, name, event, ifExpr string, timeout time.Duration) (json.RawMessage, error) {
+	id := r.stepID(name)
+	if ifExpr != "" {
+		if _, err := expr.Compile(ifExpr); err != nil {
+			return nil, &NonRetriableError{err}
+		}
+	}
+	s, err := r.memoized(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if s != nil && s.Status != store.StepWaiting {
+		if string(s.Output) == "null" {
+			return nil, nil
+		}
+		return s.Output, nil
+	}
+	now := r.e.now()
+	if s == nil {
+		expires := now + timeout.Microseconds()
+		st := &store.Step{ID: id, Name: name, Kind: "waitForEvent", Status: store.StepWaiting, StartedAt: now, WakeAt: expires}
+		w := &store.Wait{EventName: event, Expr: ifExpr, ExpiresAt: expires, StepID: id, JobID: r.Job.ID}
+		if err := r.save(ctx, st, w); err != nil {
+			return nil, err
+		}
+		panic(suspend{step: id, runAt: expires})
+	}
+	if now >= s.WakeAt {
+		return nil, r.save(ctx, &store.Step{ID: id, Name: name, Kind: "waitForEvent", Status: store.StepDone,
+			Output: json.RawMessage("null"), StartedAt: s.StartedAt, EndedAt: now, WakeAt: s.WakeAt}, nil)
+	}
+	panic(suspend{step: id, runAt: s.WakeAt})
+}
+
+// SendEvent sends events once for this job (a step), owned by the job's
+// owner, with ids derived from the job and step so a re-run cannot send
+// them twice.
+func (r *Run) SendEvent(ctx context.Context, name string, events []*store.Event) ([]string, error) {
+	id := r.stepID(name)
+	out, err := r.stepAs(ctx, id, name, "sendEvent", func(ctx context.Context) (json.RawMessage, error) {
+		for i, ev := range events {
+			if err := ValidEventName(ev.Name); err != nil {
+				return nil, &NonRetriableError{err}
+			}
+			if ev.ID == "" {
+				ev.ID = r.derivedID(fmt.Sprintf("%s/%d", id, i))
+			}
+			ev.Owner = r.Job.Owner
+		}
+		res, err := r.e.Send(ctx, events)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(res.IDs)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	_ = json.Unmarshal(out, &ids)
+	return ids, nil
+}
+
+// stepAs is Step with an explicit id and kind.
+func (r *Run) stepAs(ctx context.Context, id, name, kind string, fn func(context.Context) (json.RawMessage, error)) (json.RawMessage, error) {
+	s, err := r.memoized(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if s != nil && s.Status != store.StepWaiting {
+		return r.memoResult(s)
+	}
+	start := r.e.now()
+	out, err := fn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	attempts := r.Attempt + 1
+	r.Attempt = 0
+	return out, r.save(ctx, &store.Step{ID: id, Name: name, Kind: kind, Status: store.StepDone, Output: out,
+		Attempts: attempts, StartedAt: start, EndedAt: r.e.now()}, nil)
+}
+
+func (r *Run) derivedID(salt string) string {
+	h := sha256.Sum256([]byte(r.Job.ID + "/" + salt))
+	var id ulid.ULID
+	_ = id.SetTime(uint64(r.Job.CreatedAt / 1000))
+	_ = id.SetEntropy(h[:10])
+	return id.String()
+}
+
+// Invoke starts function fnID with data (a JSON object) as a child job and
+// suspends until it ends; it returns the child's output, or its error as
+// a *StepError. timeout 0 waits as long as it takes.
+func (r *Run) Invoke(ctx context.Context, name, fnID string, data json.RawMessage, timeout time.Duration) (json.RawMessage, error) {
+	id := r.stepID(name)
+	s, err := r.memoized(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if s != nil && s.Status != store.StepWaiting {
+		return r.memoResult(s)
+	}
+	f, ok := r.e.Function(fnID)
+	if !ok {
+		return nil, &NonRetriableError{fmt.Errorf("invoke: no function %q is registered", fnID)}
+	}
+	now := r.e.now()
+	wake := now + (10 * 365 * 24 * time.Hour).Microseconds()
+	if timeout > 0 {
+		wake = now + timeout.Microseconds()
+	}
+	if s == nil {
+		if err := r.save(ctx, &store.Step{ID: id, Name: name, Kind: "invoke", Status: store.StepWaiting, StartedAt: now, WakeAt: wake}, nil); err != nil {
+			return nil, err
+		}
+	} else {
+		wake = s.WakeAt
+		if now >= wake {
+			err := fmt.Errorf("invoke %s: timed out", fnID)
+			fail := &store.Step{ID: id, Name: name, Kind: "invoke", Status: store.StepFailed, Error: errorJSON(err, "timeout"),
+				StartedAt: s.StartedAt, EndedAt: now, WakeAt: wake}
+			if err := r.save(ctx, fail, nil); err != nil {
+				return nil, err
+			}
+			return nil, &StepError{Step: id, Message: err.Error()}
+		}
+	}
+	if len(data) == 0 || string(data) == "null" {
+		data = json.RawMessage("{}")
+	}
+	// The child's event id is derived from this step, so a resumed
+	// execution re-sending it creates nothing new.
+	ev := &store.Event{ID: r.derivedID(id + "/invoke"), Name: InvokedEvent, Data: data, Owner: r.Job.Owner}
+	if err := r.e.invoke(ctx, f, ev, r.Job.ID, id); err != nil {
+		return nil, err
+	}
+	panic(suspend{step: id, runAt: wake})
+}
+
+// Progress records how far the job has got: a fraction in [0, 1] and a
+// message for people.
+func (r *Run) Progress(ctx context.Context, fraction float64, message string) error {
+	if fraction < 0 || fraction > 1 || fraction != fraction {
+		return fmt.Errorf("progress %v is outside [0, 1]", fraction)
+	}
+	if len(message) > 1024 {
+		message = message[:1024]
+	}
+	return r.e.st.ReportProgress(ctx, r.lease, fraction, message, r.e.now())
+}

@@ -1,0 +1,329 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/errand-dev/errand/internal/store"
+)
+
+// claimBatch is the most jobs one claim asks for.
+const claimBatch = 1000
+
+// pending is a finished attempt waiting to be written.
+type pending struct {
+	c    store.Completion
+	job  *store.Job
+	fail *store.Event // the failure event of a job that failed for good
+}
+
+func (e *Engine) fetchLoop(ctx context.Context) {
+	timer := time.NewTimer(e.cfg.PollInterval)
+	defer timer.Stop()
+	for {
+		select {
+		case <-e.done:
+			return
+		default:
+		}
+		e.mu.Lock()
+		free := e.cfg.Workers - len(e.running)
+		cursor := e.cursor
+		e.mu.Unlock()
+		full := false
+		if free > 0 {
+			n := min(free, claimBatch)
+			now := e.now()
+			res, err := e.st.Claim(ctx, store.ClaimParams{Worker: e.worker, N: n, Now: now,
+				LeaseUntil: now + e.cfg.LeaseDuration.Microseconds(), After: cursor})
+			if err != nil {
+				if ctx.Err() == nil {
+					e.log.Error("claim jobs", "err", err)
+				}
+			} else {
+				e.mu.Lock()
+				e.cursor = res.Cursor
+				e.mu.Unlock()
+				for _, j := range res.Jobs {
+					e.launch(ctx, j)
+				}
+				full = len(res.Jobs) == n
+			}
+		}
+		if full {
+			continue
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(e.cfg.PollInterval)
+		select {
+		case <-e.done:
+			return
+		case <-e.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+func (e *Engine) launch(ctx context.Context, j *store.Job) {
+	rctx, cancel := context.WithCancelCause(ctx)
+	e.mu.Lock()
+	e.running[j.ID] = &active{job: j, cancel: cancel}
+	f := e.fns[j.FunctionID]
+	e.mu.Unlock()
+	if e.cfg.Metrics != nil && !j.Resumed {
+		e.cfg.Metrics.JobStarted(time.Duration(j.StartedAt-j.CreatedAt) * time.Microsecond)
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		p := e.execute(rctx, j, f)
+		cancel(nil)
+		if p != nil {
+			e.comp <- *p
+		}
+		e.mu.Lock()
+		delete(e.running, j.ID)
+		left := len(e.running)
+		e.mu.Unlock()
+		if left == e.cfg.Workers/2 || left == 0 {
+			e.signal(e.wake)
+		}
+	}()
+}
+
+// execute runs one attempt and says how it ended; nil means write nothing.
+func (e *Engine) execute(ctx context.Context, j *store.Job, f *Function) *pending {
+	lease := store.Lease{JobID: j.ID, Token: j.LeaseToken}
+	p := &pending{job: j, c: store.Completion{Lease: lease, Attempt: j.Attempt}}
+	switch {
+	case j.CancelRequested:
+		p.c.Outcome = store.OutcomeCancelled
+		p.c.Error = errorJSON(errCancelled, "cancelled")
+		return p
+	case f == nil:
+		return e.failFor(p, &NonRetriableError{fmt.Errorf("function %q is not registered in this errand process", j.FunctionID)}, "function_not_found")
+	case j.Attempt >= j.MaxAttempts:
+		return e.failFor(p, fmt.Errorf("attempt %d of %d was lost: the process running it stopped", j.Attempt, j.MaxAttempts), "attempt_lost")
+	}
+	r := &Run{Job: j, Attempt: j.Attempt, e: e, fn: f, lease: lease, counts: map[string]int{}, memo: map[string]*store.Step{}}
+	out, err, susp := e.call(WithRun(ctx, r), f, r)
+	p.c.Attempt = r.Attempt
+	if susp != nil {
+		p.c.Outcome, p.c.RunAt, p.c.Step = store.OutcomeSuspend, susp.runAt, susp.step
+		return p
+	}
+	if err == nil {
+		p.c.Outcome, p.c.Output = store.OutcomeFinished, out
+		return p
+	}
+	switch context.Cause(ctx) {
+	case errCancelled:
+		p.c.Outcome, p.c.Error = store.OutcomeCancelled, errorJSON(errCancelled, "cancelled")
+		return p
+	case errLeaseLost:
+		e.log.Warn("lease lost; leaving the job to its new holder", "job", j.ID)
+		return nil
+	case errShutdown:
+		p.c.Outcome, p.c.RunAt = store.OutcomeRetry, e.now()
+		return p
+	}
+	var nr *NonRetriableError
+	if errors.As(err, &nr) || r.Attempt+1 >= j.MaxAttempts {
+		p.c.Attempt = r.Attempt + 1
+		return e.failFor(p, err, "")
+	}
+	r.Attempt++
+	delay := e.cfg.Backoff(r.Attempt)
+	var ra *RetryAfterError
+	if errors.As(err, &ra) && ra.After > 0 {
+		delay = ra.After
+	}
+	p.c.Outcome, p.c.Attempt, p.c.Error = store.OutcomeRetry, r.Attempt, errorJSON(err, "")
+	p.c.RunAt = e.now() + delay.Microseconds()
+	e.log.Info("job attempt failed; retrying", "job", j.ID, "function", j.FunctionID, "attempt", r.Attempt, "delay", delay, "err", err)
+	return p
+}
+
+func (e *Engine) failFor(p *pending, err error, code string) *pending {
+	p.c.Outcome, p.c.Error = store.OutcomeFailed, errorJSON(err, code)
+	j := p.job
+	data, _ := json.Marshal(map[string]any{"function_id": j.FunctionID, "run_id": j.ID,
+		"error": json.RawMessage(p.c.Error), "event": json.RawMessage(j.Input)})
+	p.fail = &store.Event{ID: NewID(), Name: FailedEvent, Data: data, Owner: j.Owner}
+	e.log.Warn("job failed", "job", j.ID, "function", j.FunctionID, "err", err)
+	return p
+}
+
+// call runs the handler, turning a suspend panic into susp and any other
+// panic into an error.
+func (e *Engine) call(ctx context.Context, f *Function, r *Run) (out json.RawMessage, err error, susp *suspend) {
+	defer func() {
+		if v := recover(); v != nil {
+			if s, ok := v.(suspend); ok {
+				susp = &s
+				return
+			}
+			e.log.Error("function panicked", "function", f.ID, "job", r.Job.ID, "panic", v, "stack", string(debug.Stack()))
+			err = fmt.Errorf("function panicked: %v", v)
+		}
+	}()
+	out, err = f.Handler(ctx, r)
+	return out, err, nil
+}
+
+// completer writes finished attempts in batches: one transaction for
+// whatever has queued up while the previous one was written.
+func (e *Engine) completer() {
+	defer close(e.compDone)
+	batch := make([]pending, 0, claimBatch)
+	for p := range e.comp {
+		batch = append(batch[:0], p)
+	drain:
+		for len(batch) < claimBatch {
+			select {
+			case q, ok := <-e.comp:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, q)
+			default:
+				break drain
+			}
+		}
+		e.flush(batch)
+	}
+}
+
+func (e *Engine) flush(batch []pending) {
+	cs := make([]store.Completion, len(batch))
+	for i, p := range batch {
+		cs[i] = p.c
+	}
+	var results []*Result
+	suspended := false
+	for try := 0; ; try++ {
+		results = results[:0]
+		now := e.now()
+		var applied []bool
+		err := e.st.InTx(context.Background(), func(tx store.Tx) (err error) {
+			applied, err = tx.CompleteJobs(context.Background(), cs, now)
+			if err != nil {
+				return err
+			}
+			for i, p := range batch {
+				if !applied[i] {
+					continue
+				}
+				if err := e.afterEnd(tx, p, now, &results); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			for i, p := range batch {
+				if !applied[i] {
+					e.log.Warn("completion skipped: lease lost", "job", p.job.ID)
+					continue
+				}
+				suspended = suspended || p.c.Outcome == store.OutcomeSuspend || p.c.Outcome == store.OutcomeRetry
+				if e.cfg.Metrics != nil && p.c.Outcome != store.OutcomeRetry && p.c.Outcome != store.OutcomeSuspend {
+					e.cfg.Metrics.JobEnded(store.Status(p.c.Outcome), time.Duration(now-p.job.StartedAt)*time.Microsecond)
+				}
+			}
+			break
+		}
+		if try == 4 {
+			e.log.Error("writing job results failed; their leases will expire and the jobs run again", "jobs", len(batch), "err", err)
+			return
+		}
+		e.log.Warn("writing job results", "err", err, "try", try+1)
+		time.Sleep(time.Duration(50*(try+1)) * time.Millisecond)
+	}
+	for _, r := range results {
+		e.after(r)
+	}
+	if suspended {
+		e.signal(e.maintWake)
+	}
+}
+
+// afterEnd does what an ended job causes, in the completion's transaction:
+// the failure event, and resuming the job that invoked it.
+func (e *Engine) afterEnd(tx store.Tx, p pending, now int64, results *[]*Result) error {
+	ctx := context.Background()
+	if p.fail != nil {
+		res, err := e.Ingest(ctx, tx, []*store.Event{p.fail})
+		if err != nil {
+			return err
+		}
+		*results = append(*results, res)
+	}
+	j := p.job
+	if j.ParentJobID == "" {
+		return nil
+	}
+	var output, errJSON json.RawMessage
+	switch p.c.Outcome {
+	case store.OutcomeFinished:
+		output = p.c.Output
+		if len(output) == 0 {
+			output = json.RawMessage("null")
+		}
+	case store.OutcomeFailed, store.OutcomeCancelled:
+		errJSON = p.c.Error
+	default:
+		return nil
+	}
+	ok, err := tx.ResolveStep(ctx, j.ParentJobID, j.ParentStepID, output, errJSON, now)
+	if ok {
+		*results = append(*results, &Result{woke: true})
+	}
+	return err
+}
+
+func (e *Engine) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(e.cfg.LeaseDuration / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e.mu.Lock()
+		leases := make([]store.Lease, 0, len(e.running))
+		for id, a := range e.running {
+			leases = append(leases, store.Lease{JobID: id, Token: a.job.LeaseToken})
+		}
+		e.mu.Unlock()
+		lost, cancel, err := e.st.Heartbeat(ctx, leases, e.now()+e.cfg.LeaseDuration.Microseconds())
+		if err != nil {
+			if ctx.Err() == nil {
+				e.log.Error("heartbeat", "err", err)
+			}
+			continue
+		}
+		e.mu.Lock()
+		for _, id := range lost {
+			if a := e.running[id]; a != nil {
+				a.cancel(errLeaseLost)
+			}
+		}
+		for _, id := range cancel {
+			if a := e.running[id]; a != nil {
+				a.cancel(errCancelled)
+			}
+		}
+		e.mu.Unlock()
+	}
+}
