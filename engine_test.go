@@ -165,7 +165,9 @@ func TestSleepWaitSendInvoke(t *testing.T) {
 	each(t, func(t *testing.T, start func(*errand.Config) *errand.Client) {
 		var double *errand.Function
 		double = errand.NewFunction(errand.FunctionOpts{ID: "double"}, errand.OnEvent("app/never"),
-			func(ctx context.Context, in errand.Input[map[string]int]) (int, error) { return in.Event.Data["n"] * 2, nil })
+			func(ctx context.Context, in errand.Input[map[string]int]) (int, error) {
+				return in.Event.Data["n"] * 2, nil
+			})
 		var sleeps atomic.Int32
 		flow := errand.NewFunction(errand.FunctionOpts{ID: "flow"}, errand.OnEvent("app/order"),
 			func(ctx context.Context, in errand.Input[map[string]string]) (map[string]any, error) {
@@ -333,7 +335,9 @@ func TestConcurrencyKeyLimit(t *testing.T) {
 func TestIdempotency(t *testing.T) {
 	each(t, func(t *testing.T, start func(*errand.Config) *errand.Client) {
 		fn := errand.NewFunction(errand.FunctionOpts{ID: "charge", Idempotency: "event.data.order"}, errand.OnEvent("app/charge"),
-			func(ctx context.Context, in errand.Input[map[string]string]) (struct{}, error) { return struct{}{}, nil })
+			func(ctx context.Context, in errand.Input[map[string]string]) (struct{}, error) {
+				return struct{}{}, nil
+			})
 		c := start(fns(fn))
 		ids, _ := c.Send(bg, errand.Event[map[string]string]{Name: "app/charge", Data: map[string]string{"order": "1"}},
 			errand.Event[map[string]string]{Name: "app/charge", Data: map[string]string{"order": "1"}})

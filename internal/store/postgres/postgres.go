@@ -59,7 +59,6 @@ func WrapSQLTx(tx *sql.Tx) store.Tx {
 	return &sqldb.Tx{C: sqldb.SQLConn{Q: tx}, D: sqldb.Postgres()}
 }
 
-
 type conn struct{ q pgx.Tx }
 
 func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
