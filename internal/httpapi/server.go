@@ -73,7 +73,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.log, r, errorf("not_found", "no such endpoint: "+r.Method+" "+r.URL.Path))
 		return
 	}
-	h.ServeHTTP(w, r)
+	s.mux.ServeHTTP(w, r)
 }
 
 // statusProbe captures the status the mux would have written.
