@@ -212,6 +212,9 @@ func (c *Client) SendTx(ctx context.Context, tx any, events ...Sendable) ([]stri
 	default:
 		return nil, fmt.Errorf("errand: SendTx takes a pgx.Tx or a *sql.Tx, not %T", tx)
 	}
+	if err := c.eng.RefreshFunctions(ctx); err != nil {
+		return nil, err
+	}
 	res, err := c.eng.Ingest(ctx, stx, evs)
 	if err != nil {
 		return nil, err

@@ -62,8 +62,10 @@ type Engine struct {
 	worker string
 
 	mu        sync.Mutex
-	fns       map[string]*Function
-	byEvent   map[string][]*Function
+	fns       map[string]*Function   // registered in this process
+	byEvent   map[string][]*Function // every known function by trigger event
+	known     map[string]*Function   // registered by other processes (no handler)
+	loadedAt  time.Time
 	running   map[string]*active // job id → running execution
 	started   bool
 	stopping  bool
@@ -150,16 +152,9 @@ func (e *Engine) Register(fns ...*Function) error {
 	}
 	e.mu.Lock()
 	for _, f := range all {
-		if old := e.fns[f.ID]; old != nil {
-			e.unindex(old)
-		}
 		e.fns[f.ID] = f
-		for _, t := range f.Triggers {
-			if t.Event != "" {
-				e.byEvent[t.Event] = append(e.byEvent[t.Event], f)
-			}
-		}
 	}
+	e.reindex()
 	e.mu.Unlock()
 	recs := make([]*store.Function, len(all))
 	for i, f := range all {
@@ -169,23 +164,70 @@ func (e *Engine) Register(fns ...*Function) error {
 	return e.st.UpsertFunctions(context.Background(), recs, e.now())
 }
 
-func (e *Engine) unindex(f *Function) {
-	for name, list := range e.byEvent {
-		out := list[:0]
-		for _, g := range list {
-			if g != f {
-				out = append(out, g)
+// reindex rebuilds byEvent from local and known functions; e.mu is held.
+func (e *Engine) reindex() {
+	e.byEvent = map[string][]*Function{}
+	add := func(f *Function) {
+		for _, t := range f.Triggers {
+			if t.Event != "" {
+				e.byEvent[t.Event] = append(e.byEvent[t.Event], f)
 			}
 		}
-		e.byEvent[name] = out
+	}
+	for _, f := range e.fns {
+		add(f)
+	}
+	for id, f := range e.known {
+		if e.fns[id] == nil {
+			add(f)
+		}
 	}
 }
 
+// functionsMaxAge is how stale the view of other processes' functions
+// may be when an event arrives.
+const functionsMaxAge = 2 * time.Second
+
+// RefreshFunctions reloads other processes' functions if the view is
+// stale; Ingest inside an application's transaction needs it first.
+func (e *Engine) RefreshFunctions(ctx context.Context) error { return e.refreshFunctions(ctx, false) }
+
+// refreshFunctions loads the functions every process registered, so
+// events sent here start jobs for functions that run elsewhere.
+func (e *Engine) refreshFunctions(ctx context.Context, force bool) error {
+	e.mu.Lock()
+	fresh := time.Since(e.loadedAt) < functionsMaxAge
+	e.mu.Unlock()
+	if fresh && !force {
+		return nil
+	}
+	recs, err := e.st.Functions(ctx)
+	if err != nil {
+		return err
+	}
+	known := map[string]*Function{}
+	for _, r := range recs {
+		f := &Function{}
+		if err := json.Unmarshal(r.Config, f); err != nil || f.ID == "" {
+			e.log.Warn("unreadable function record", "function", r.ID, "err", err)
+			continue
+		}
+		known[f.ID] = f
+	}
+	e.mu.Lock()
+	e.known, e.loadedAt = known, time.Now()
+	e.reindex()
+	e.mu.Unlock()
+	return nil
+}
 // Function returns a registered function.
 func (e *Engine) Function(id string) (*Function, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	f, ok := e.fns[id]
+	if !ok {
+		f, ok = e.known[id]
+	}
 	return f, ok
 }
 

@@ -59,6 +59,9 @@ type Result struct {
 // Send stores events and everything they cause in one transaction, then
 // wakes the workers.
 func (e *Engine) Send(ctx context.Context, events []*store.Event) (*Result, error) {
+	if err := e.refreshFunctions(ctx, false); err != nil {
+		return nil, err
+	}
 	var res *Result
 	err := e.st.InTx(ctx, func(tx store.Tx) (err error) {
 		res, err = e.Ingest(ctx, tx, events)
@@ -169,6 +172,9 @@ func (e *Engine) triggered(ev *store.Event) []*Function {
 		}
 		_ = json.Unmarshal(ev.Data, &d)
 		if f := e.fns[d.FunctionID]; f != nil {
+			return []*Function{f}
+		}
+		if f := e.known[d.FunctionID]; f != nil {
 			return []*Function{f}
 		}
 		return nil
