@@ -401,3 +401,52 @@ func TestInvalidFunctions(t *testing.T) {
 		t.Error("reserved event name accepted")
 	}
 }
+
+func TestStopDrainsOrReleases(t *testing.T) {
+	each(t, func(t *testing.T, start func(*errand.Config) *errand.Client) {
+		started := make(chan string, 4)
+		var slowRuns atomic.Int32
+		fn := errand.NewFunction(errand.FunctionOpts{ID: "slow"}, errand.OnEvent("app/slow"),
+			func(ctx context.Context, in errand.Input[map[string]bool]) (string, error) {
+				slowRuns.Add(1)
+				started <- in.Job.ID
+				if in.Event.Data["stuck"] && in.Job.Attempt == 0 && slowRuns.Load() <= 2 {
+					<-ctx.Done() // only a shutdown ends this attempt
+					return "", ctx.Err()
+				}
+				time.Sleep(100 * time.Millisecond)
+				return "done", nil
+			})
+		cfg := &errand.Config{Functions: []*errand.Function{fn}}
+		c := start(cfg)
+		ids, _ := c.Send(bg, errand.Event[map[string]bool]{Name: "app/slow"})
+		<-started
+		ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+		defer cancel()
+		if err := c.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		jobs, _ := c.JobsForEvent(bg, ids[0])
+		if j, _ := c.Job(bg, jobs[0]); j.Status != errand.StatusFinished {
+			t.Fatalf("Stop did not drain the running job: %+v", j)
+		}
+		// A job that does not finish in time is released, not failed, and
+		// runs again in the next process with its attempt unchanged.
+		c2 := start(cfg)
+		ids, _ = c2.Send(bg, errand.Event[map[string]bool]{Name: "app/slow", Data: map[string]bool{"stuck": true}})
+		<-started
+		short, cancel2 := context.WithTimeout(bg, 200*time.Millisecond)
+		defer cancel2()
+		_ = c2.Stop(short)
+		jobs, _ = c2.JobsForEvent(bg, ids[0])
+		j, _ := c2.Job(bg, jobs[0])
+		if j.Status != errand.StatusRunning || j.Attempt != 0 || j.EndedAt != nil {
+			t.Fatalf("released job: %+v", j)
+		}
+		// The next process on the same database picks it up.
+		c3 := errandtest.Start(t, &errand.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Functions: cfg.Functions})
+		if j := errandtest.WaitJob(t, c3, jobs[0]); j.Status != errand.StatusFinished {
+			t.Fatalf("released job did not finish elsewhere: %+v", j)
+		}
+	})
+}

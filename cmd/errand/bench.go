@@ -32,12 +32,13 @@ import (
 //	--mode throughput  insert N no-op jobs, then time their burn-down:  jobs_per_sec=
 //	--mode latency     send jobs at --rate for --duration; enqueue→start p50/p99
 //	--mode memory      insert N waiting jobs, run slowly for a while, report RSS
+//	--mode fairness    one user's backlog of N jobs; 50 other users' waits p50/p99
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("errand bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dbURL := fs.String("database-url", envOr("DATABASE_URL", ""), "PostgreSQL to measure on (a new schema is used and dropped); empty: SQLite")
 	n := fs.Int("n", 100_000, "jobs to burn down (throughput, memory)")
-	mode := fs.String("mode", "throughput", "throughput, latency or memory")
+	mode := fs.String("mode", "throughput", "throughput, latency, memory or fairness")
 	workers := fs.Int("workers", 2000, "jobs run at once")
 	rate := fs.Int("rate", 200, "jobs per second sent (latency)")
 	dur := fs.Duration("duration", 10*time.Second, "how long to send (latency)")
@@ -57,8 +58,10 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return benchLatency(ctx, db, log, *rate, *dur, stdout)
 	case "memory":
 		return benchMemory(ctx, db, log, *n, stdout)
+	case "fairness":
+		return benchFairness(ctx, db, log, *n, stdout)
 	}
-	return fmt.Errorf("--mode must be throughput, latency or memory")
+	return fmt.Errorf("--mode must be throughput, latency, memory or fairness")
 }
 
 func benchStore(ctx context.Context, dbURL string) (*sqldb.DB, func(), error) {
@@ -282,4 +285,83 @@ func rssMB() float64 {
 		}
 	}
 	return 0
+}
+
+// benchFairness fills one user's backlog with n jobs, starts working, and
+// then has 50 other users start one job each, measuring how long each
+// waits from send to start.
+func benchFairness(ctx context.Context, db *sqldb.DB, log *slog.Logger, n int, out io.Writer) error {
+	var mu sync.Mutex
+	waits := map[string]time.Duration{}
+	done := make(chan struct{})
+	eng, err := engine.New(engine.Config{Store: db, Logger: log, Workers: 100})
+	if err != nil {
+		return err
+	}
+	fn := func(ctx context.Context, r *engine.Run) (json.RawMessage, error) {
+		var in struct {
+			Data struct {
+				User string `json:"user"`
+				Sent int64  `json:"sent"`
+			} `json:"data"`
+		}
+		_ = json.Unmarshal(r.Job.Input, &in)
+		if in.Data.User != "big" {
+			mu.Lock()
+			waits[in.Data.User] = time.Since(time.Unix(0, in.Data.Sent))
+			if len(waits) == 50 {
+				close(done)
+			}
+			mu.Unlock()
+		}
+		time.Sleep(time.Millisecond)
+		return nil, nil
+	}
+	if err := eng.Register(&engine.Function{ID: "work", Retries: -1, Triggers: []engine.Trigger{{Event: "bench/work"}},
+		Concurrency: []engine.Concurrency{{Limit: 1000, Key: "event.data.user"}}, Handler: fn}); err != nil {
+		return err
+	}
+	for sent := 0; sent < n; {
+		batch := min(5000, n-sent)
+		evs := make([]*store.Event, batch)
+		for i := range evs {
+			evs[i] = &store.Event{Name: "bench/work", Data: json.RawMessage(`{"user":"big"}`)}
+		}
+		if _, err := eng.Send(ctx, evs); err != nil {
+			return err
+		}
+		sent += batch
+	}
+	if err := eng.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = eng.Stop(c)
+	}()
+	time.Sleep(time.Second) // the backlog is being worked through
+	for i := 0; i < 50; i++ {
+		data := fmt.Sprintf(`{"user":"u%d","sent":%d}`, i, time.Now().UnixNano())
+		if _, err := eng.Send(ctx, []*store.Event{{Name: "bench/work", Data: json.RawMessage(data)}}); err != nil {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		return fmt.Errorf("only %d of 50 other users' jobs started within 60s", len(waits))
+	}
+	mu.Lock()
+	lats := make([]time.Duration, 0, len(waits))
+	for _, d := range waits {
+		lats = append(lats, d)
+	}
+	mu.Unlock()
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	counts, _ := db.CountByStatus(ctx)
+	fmt.Fprintf(out, "backlog=%d still_waiting=%d other_users=50\nwait_p50_ms=%.3f\nwait_p99_ms=%.3f\nwait_max_ms=%.3f\n",
+		n, counts[store.StatusWaiting], ms(lats[len(lats)/2]), ms(lats[int(0.99*float64(len(lats)-1))]), ms(lats[len(lats)-1]))
+	return nil
 }

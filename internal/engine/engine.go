@@ -77,7 +77,8 @@ type Engine struct {
 	done      chan struct{}
 	comp      chan pending
 	wg        sync.WaitGroup // execution goroutines
-	loops     sync.WaitGroup // background loops
+	fetching  sync.WaitGroup // the fetch loop, which starts executions
+	loops     sync.WaitGroup // heartbeat and maintenance loops
 	cancel    context.CancelFunc
 	compDone  chan struct{}
 }
@@ -220,6 +221,7 @@ func (e *Engine) refreshFunctions(ctx context.Context, force bool) error {
 	e.mu.Unlock()
 	return nil
 }
+
 // Function returns a registered function.
 func (e *Engine) Function(id string) (*Function, bool) {
 	e.mu.Lock()
@@ -247,8 +249,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.done = make(chan struct{})
 	e.compDone = make(chan struct{})
 	go e.completer()
-	e.loops.Add(3)
-	go func() { defer e.loops.Done(); e.fetchLoop(ctx) }()
+	e.fetching.Add(1)
+	e.loops.Add(2)
+	go func() { defer e.fetching.Done(); e.fetchLoop(ctx) }()
 	go func() { defer e.loops.Done(); e.heartbeatLoop(ctx) }()
 	go func() { defer e.loops.Done(); e.maintLoop(ctx) }()
 	return nil
@@ -265,6 +268,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.stopping = true
 	e.mu.Unlock()
 	close(e.done)
+	e.fetching.Wait() // no execution starts after this
 	drained := make(chan struct{})
 	go func() { e.wg.Wait(); close(drained) }()
 	select {

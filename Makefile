@@ -1,0 +1,17 @@
+# The two commands of the README: `make run` and `make test`.
+.PHONY: run test lint bench build
+
+run:            ## run errand locally: SQLite in ./.errand, port 8288
+	go run ./cmd/errand dev
+
+test:           ## every test, on SQLite and a throwaway PostgreSQL
+	scripts/test.sh
+
+lint:
+	gofmt -l . && go vet ./...
+
+build:
+	go build -o bin/errand ./cmd/errand
+
+bench:          ## jobs/s on SQLite; set DATABASE_URL for PostgreSQL
+	go run ./cmd/errand bench --database-url "$(DATABASE_URL)" -n 200000

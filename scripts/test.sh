@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# test.sh: everything CI checks, from a clean checkout. Starts a throwaway
+# PostgreSQL (installing Debian's postgresql if needed), runs formatting and
+# vet checks, the whole Go suite with -race and -shuffle against SQLite and
+# PostgreSQL, the example, and a short fuzz of every untrusted-input parser;
+# then stops PostgreSQL and removes its files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CI="${CI:-}"
+export GOFLAGS="${GOFLAGS:-} -mod=mod"
+
+url=$(scripts/pg.sh start | tail -n 1)
+trap 'scripts/pg.sh stop' EXIT
+export ERRAND_TEST_DATABASE_URL="$url"
+
+echo "== gofmt, go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
+go vet ./...
+
+echo "== go test (SQLite and PostgreSQL, -race, -shuffle on)"
+go test -race -shuffle=on -count=1 -timeout 20m ./...
+
+echo "== examples"
+go run ./examples/hello >/dev/null
+
+echo "== fuzz (short)"
+go test -run '^$' -fuzz '^FuzzDecodeEvents$' -fuzztime 10s ./internal/httpapi
+go test -run '^$' -fuzz '^FuzzSeededIDs$' -fuzztime 5s ./internal/httpapi
+go test -run '^$' -fuzz '^FuzzEval$' -fuzztime 10s ./internal/expr
+echo "== all tests passed"
