@@ -25,7 +25,7 @@ start)
   rm -rf "$dir"; mkdir -p "$dir"
   if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
   run "$bin/initdb -D $dir/data -U postgres --auth=trust --locale=C -E UTF8" >/dev/null
-  run "$bin/pg_ctl -D $dir/data -l $dir/log -w -o '-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 -c shared_buffers=256MB' start" >&2
+  run "$bin/pg_ctl -D $dir/data -l $dir/log -w -o '-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=${ERRAND_PG_FSYNC:-off} -c max_connections=300 -c shared_buffers=256MB' start" >&2
   echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
   ;;
 stop)

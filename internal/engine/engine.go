@@ -67,6 +67,8 @@ type Engine struct {
 	known     map[string]*Function   // registered by other processes (no handler)
 	loadedAt  time.Time
 	running   map[string]*active // job id → running execution
+	reserved  int                // worker slots promised to eager jobs
+	baseCtx   context.Context    // parent of executions, set by Start
 	started   bool
 	stopping  bool
 	cursor    string
@@ -246,6 +248,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.cancel = cancel
+	e.mu.Lock()
+	e.baseCtx = ctx
+	e.mu.Unlock()
 	e.done = make(chan struct{})
 	e.compDone = make(chan struct{})
 	go e.completer()

@@ -54,6 +54,9 @@ type Result struct {
 	// woke is set when something became ready or was cancelled.
 	woke      bool
 	cancelled []string
+	// eager are jobs inserted already leased by this process, to launch
+	// once the transaction has committed.
+	eager []*store.Job
 }
 
 // Send stores events and everything they cause in one transaction, then
@@ -64,11 +67,17 @@ func (e *Engine) Send(ctx context.Context, events []*store.Event) (*Result, erro
 	}
 	var res *Result
 	err := e.st.InTx(ctx, func(tx store.Tx) (err error) {
-		res, err = e.Ingest(ctx, tx, events)
+		res, err = e.ingest(ctx, tx, events, true)
 		return err
 	})
 	if err != nil {
+		if res != nil {
+			e.unreserve(len(res.eager))
+		}
 		return nil, err
+	}
+	for _, j := range res.eager {
+		e.launch(j, true)
 	}
 	e.after(res)
 	return res, nil
@@ -90,6 +99,12 @@ func (e *Engine) after(res *Result) {
 // they trigger, resolve waits and cancel jobs. Events whose id was seen
 // before cause nothing. IDs and timestamps are filled in where missing.
 func (e *Engine) Ingest(ctx context.Context, tx store.Tx, events []*store.Event) (*Result, error) {
+	return e.ingest(ctx, tx, events, false)
+}
+
+// ingest is Ingest; with eager set, jobs this process can start at once
+// are inserted already leased to it (see reserve).
+func (e *Engine) ingest(ctx context.Context, tx store.Tx, events []*store.Event, eager bool) (*Result, error) {
 	now := e.now()
 	res := &Result{IDs: make([]string, len(events))}
 	for i, ev := range events {
@@ -128,13 +143,27 @@ func (e *Engine) Ingest(ctx context.Context, tx store.Tx, events []*store.Event)
 			if j == nil {
 				continue
 			}
+			if eager && len(j.Limits) == 0 && e.reserve(f) {
+				e.preLease(j, now)
+				res.eager = append(res.eager, j)
+			}
 			jobs = append(jobs, j)
 			jobFns = append(jobFns, f)
 		}
 	}
 	created, err := tx.InsertJobs(ctx, jobs)
 	if err != nil {
-		return nil, err
+		return res, err
+	}
+	if len(res.eager) > 0 {
+		kept := res.eager[:0]
+		for i, j := range jobs {
+			if created[i] && j.Queue == store.QueueLeased {
+				kept = append(kept, j)
+			}
+		}
+		e.unreserve(len(res.eager) - len(kept))
+		res.eager = kept
 	}
 	var waits []*store.Wait
 	for i, j := range jobs {
@@ -151,10 +180,10 @@ func (e *Engine) Ingest(ctx context.Context, tx store.Tx, events []*store.Event)
 		}
 	}
 	if err := tx.InsertWaits(ctx, waits); err != nil {
-		return nil, err
+		return res, err
 	}
 	if err := e.resolveWaits(ctx, tx, fresh, res, now); err != nil {
-		return nil, err
+		return res, err
 	}
 	return res, nil
 }

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,7 +33,7 @@ func (e *Engine) fetchLoop(ctx context.Context) {
 		default:
 		}
 		e.mu.Lock()
-		free := e.cfg.Workers - len(e.running)
+		free := e.cfg.Workers - len(e.running) - e.reserved
 		cursor := e.cursor
 		e.mu.Unlock()
 		full := false
@@ -49,7 +51,7 @@ func (e *Engine) fetchLoop(ctx context.Context) {
 				e.cursor = res.Cursor
 				e.mu.Unlock()
 				for _, j := range res.Jobs {
-					e.launch(ctx, j)
+					e.launch(j, false)
 				}
 				full = len(res.Jobs) == n
 			}
@@ -73,16 +75,60 @@ func (e *Engine) fetchLoop(ctx context.Context) {
 	}
 }
 
-func (e *Engine) launch(ctx context.Context, j *store.Job) {
-	rctx, cancel := context.WithCancelCause(ctx)
+// reserve takes a worker slot for a job of f that is being sent by this
+// process, so it can be inserted already leased and started without a
+// claim. It does so only while a quarter of the workers are idle, so a
+// busy engine keeps serving its queue fairly. A reservation counts as a
+// running execution for Stop until it is launched or released.
+func (e *Engine) reserve(f *Function) bool {
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.started || e.stopping || e.fns[f.ID] == nil {
+		return false
+	}
+	free := e.cfg.Workers - len(e.running) - e.reserved
+	if free <= max(1, e.cfg.Workers/4) {
+		return false
+	}
+	e.reserved++
+	e.wg.Add(1)
+	return true
+}
+
+// unreserve releases n reservations that will not be launched.
+func (e *Engine) unreserve(n int) {
+	e.mu.Lock()
+	e.reserved -= n
+	e.mu.Unlock()
+	for range n {
+		e.wg.Done()
+	}
+}
+
+// preLease makes j a job leased to this process, started now.
+func (e *Engine) preLease(j *store.Job, now int64) {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	j.Queue, j.Status, j.LeaseOwner, j.LeaseToken = store.QueueLeased, store.StatusRunning, e.worker, hex.EncodeToString(b[:])
+	j.LeaseUntil, j.StartedAt = now+e.cfg.LeaseDuration.Microseconds(), now
+}
+
+// launch runs a leased job in its own goroutine; reserved says it takes
+// up a reservation made by reserve.
+func (e *Engine) launch(j *store.Job, reserved bool) {
+	e.mu.Lock()
+	rctx, cancel := context.WithCancelCause(e.baseCtx)
 	e.running[j.ID] = &active{job: j, cancel: cancel}
 	f := e.fns[j.FunctionID]
+	if reserved {
+		e.reserved--
+	} else {
+		e.wg.Add(1)
+	}
 	e.mu.Unlock()
 	if e.cfg.Metrics != nil && !j.Resumed {
 		e.cfg.Metrics.JobStarted(time.Duration(j.StartedAt-j.CreatedAt) * time.Microsecond)
 	}
-	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		p := e.execute(rctx, j, f)

@@ -238,6 +238,8 @@ type Tx interface {
 	InsertEvents(ctx context.Context, events []*Event) (seen []bool, err error)
 	// InsertJobs stores new jobs; created[i] is false when a job for the
 	// same function and event, or with the same idempotency key, exists.
+	// A job may be inserted already leased (Queue leased, lease fields
+	// and StartedAt set) by the process that will run it.
 	InsertJobs(ctx context.Context, jobs []*Job) (created []bool, err error)
 	// InsertWaits stores waits.
 	InsertWaits(ctx context.Context, waits []*Wait) error

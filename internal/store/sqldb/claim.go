@@ -33,8 +33,11 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) (store.ClaimResult
 		p.MaxParts = 64
 	}
 	err := db.inTx(ctx, func(c Conn) error {
-		if db.D.ClaimLock != "" {
-			if _, err := c.Exec(ctx, db.D.ClaimLock); err != nil {
+		for _, stmt := range []string{db.D.ClaimNoSync, db.D.ClaimLock} {
+			if stmt == "" {
+				continue
+			}
+			if _, err := c.Exec(ctx, stmt); err != nil {
 				return err
 			}
 		}

@@ -19,6 +19,10 @@ type Dialect struct {
 	// ClaimLock is run first in a claim transaction to serialize claims
 	// across processes; empty when the database has one writer anyway.
 	ClaimLock string
+	// ClaimNoSync is run in a claim transaction so its commit does not
+	// wait for the disk: a claim lost in a database crash only means the
+	// job is claimed again, which leases already allow for.
+	ClaimNoSync string
 	// ForUpdate is appended to candidate selects in a claim.
 	ForUpdate string
 	// LimitCounts counts leased jobs per concurrency key.
@@ -99,6 +103,7 @@ func Postgres() *Dialect {
 		Name:        "postgres",
 		Placeholder: "$",
 		ClaimLock:   "SELECT pg_advisory_xact_lock(4242001)",
+		ClaimNoSync: "SET LOCAL synchronous_commit = off",
 		ForUpdate:   "FOR UPDATE SKIP LOCKED",
 		LimitCounts: `SELECT l->>'k', count(*) FROM errand_jobs j, jsonb_array_elements(j.limits) l
 			WHERE j.queue = 'leased' AND j.limits IS NOT NULL GROUP BY 1`,

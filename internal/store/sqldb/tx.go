@@ -103,7 +103,8 @@ func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) ([]bool, e
 var jobInsertCols = []Col{{"id", "text"}, {"function_id", "text"}, {"event_id", "text"}, {"owner", "text"},
 	{"status", "text"}, {"queue", "text"}, {"attempt", "int"}, {"max_attempts", "int"}, {"priority", "int"},
 	{"part", "text"}, {"limits", "json"}, {"run_at", "bigint"}, {"input", "json"}, {"parent_job_id", "text"},
-	{"parent_step_id", "text"}, {"idempotency_key", "text"}, {"created_at", "bigint"}, {"updated_at", "bigint"}}
+	{"parent_step_id", "text"}, {"idempotency_key", "text"}, {"created_at", "bigint"}, {"updated_at", "bigint"},
+	{"lease_owner", "text"}, {"lease_token", "text"}, {"lease_until", "bigint"}, {"started_at", "bigint"}}
 
 // InsertJobs stores new jobs, skipping duplicates.
 func (t *Tx) InsertJobs(ctx context.Context, jobs []*store.Job) ([]bool, error) {
@@ -121,6 +122,10 @@ func (t *Tx) InsertJobs(ctx context.Context, jobs []*store.Job) ([]bool, error) 
 			"part": j.Part, "limits": limits, "run_at": j.RunAt, "input": j.Input, "parent_job_id": strOrNil(j.ParentJobID),
 			"parent_step_id": strOrNil(j.ParentStepID), "idempotency_key": strOrNil(j.IdempotencyKey),
 			"created_at": j.CreatedAt, "updated_at": j.UpdatedAt}
+		if j.Queue == store.QueueLeased { // inserted already claimed (eager dispatch)
+			recs[i]["lease_owner"], recs[i]["lease_token"] = j.LeaseOwner, j.LeaseToken
+			recs[i]["lease_until"], recs[i]["started_at"] = j.LeaseUntil, j.StartedAt
+		}
 	}
 	arg, err := jsonArg(recs)
 	if err != nil {
