@@ -80,11 +80,19 @@ func TestDevServesEventsAndJobs(t *testing.T) {
 	if resp.StatusCode != 200 || len(sent.IDs) != 1 || sent.Status != 200 {
 		t.Fatalf("send: %d %+v", resp.StatusCode, sent)
 	}
-	resp, err = http.Get(base + "/v1/events/" + sent.IDs[0])
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("event: %v %v", resp, err)
+	if resp, err = http.Get(base + "/v1/events/" + sent.IDs[0]); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("event without a key: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	req, _ := http.NewRequest("GET", base+"/v1/events/"+sent.IDs[0], nil)
+	req.Header.Set("Authorization", "Bearer "+m.ServiceKey)
+	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("event with the service key: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(out.String(), m.AnonKey) || !strings.Contains(out.String(), m.ServiceKey) {
+		t.Fatalf("banner lacks the API keys: %s", out.String())
+	}
 	if resp, err = http.Get(base + "/healthz"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("health: %v %v", resp, err)
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,10 +12,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/errand-dev/errand/internal/auth"
 	"github.com/errand-dev/errand/internal/engine"
 	"github.com/errand-dev/errand/internal/httpapi"
 	"github.com/errand-dev/errand/internal/metrics"
@@ -34,12 +38,20 @@ type Config struct {
 	LeaseDuration   time.Duration // --lease: how long a crashed process holds a job; default 15s
 	ShutdownTimeout time.Duration // --shutdown-timeout: how long SIGTERM waits for running jobs; default 30s
 	LogLevel        string        // --log-level: debug, info, warn, error; default info
+	JWTSecret       string        // --jwt-secret: HS256 secret of access tokens and API keys (required by start; dev makes one)
+	JWTPrivateKey   string        // --jwt-private-key: PEM RSA/EC key file to sign access tokens (RS256/ES256) instead
+	TrustJWTSecret  string        // --trust-jwt-secret: accept user tokens of an external issuer signed with this HS256 secret
+	TrustJWKSURL    string        // --trust-jwks-url: accept user tokens of an external issuer with keys at this JWKS URL
+	PublicURL       string        // --public-url: the URL clients reach errand at (the token issuer); default http://host:port
+	DisableSignup   bool          // --disable-signup: turn POST /auth/v1/signup off
 }
 
 // Main is the server process, driven by tests as by main.
 type Main struct {
 	Config Config
 	Addr   string // the address actually listened on, after Run
+	// AnonKey and ServiceKey are the API keys, after Run.
+	AnonKey, ServiceKey string
 
 	stdout, stderr io.Writer
 	log            *slog.Logger
@@ -95,6 +107,12 @@ func (m *Main) ParseFlags(mode string, args []string) error {
 	fs.DurationVar(&c.LeaseDuration, "lease", envDur("LEASE", 15*time.Second), "how long a job stays with a process that stopped heartbeating (ERRAND_LEASE)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDur("SHUTDOWN_TIMEOUT", 30*time.Second), "how long SIGTERM waits for running jobs (ERRAND_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (ERRAND_LOG_LEVEL)")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", envOr("JWT_SECRET", ""), "HS256 secret (32+ chars) of access tokens and the anon/service keys (ERRAND_JWT_SECRET)")
+	fs.StringVar(&c.JWTPrivateKey, "jwt-private-key", envOr("JWT_PRIVATE_KEY", ""), "PEM RSA or P-256 key file: sign access tokens with RS256/ES256 (ERRAND_JWT_PRIVATE_KEY)")
+	fs.StringVar(&c.TrustJWTSecret, "trust-jwt-secret", envOr("TRUST_JWT_SECRET", ""), "also accept user tokens signed with this external HS256 secret (ERRAND_TRUST_JWT_SECRET)")
+	fs.StringVar(&c.TrustJWKSURL, "trust-jwks-url", envOr("TRUST_JWKS_URL", ""), "also accept user tokens signed by keys at this JWKS URL (ERRAND_TRUST_JWKS_URL)")
+	fs.StringVar(&c.PublicURL, "public-url", envOr("PUBLIC_URL", ""), "URL clients reach errand at; tokens' issuer is <url>/auth/v1 (ERRAND_PUBLIC_URL)")
+	fs.BoolVar(&c.DisableSignup, "disable-signup", envOr("DISABLE_SIGNUP", "") == "true", "turn sign-up off (ERRAND_DISABLE_SIGNUP=true)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -111,6 +129,9 @@ func (m *Main) ParseFlags(mode string, args []string) error {
 		}
 		if c.SigningKey == "" {
 			missing = append(missing, "--signing-key (or ERRAND_SIGNING_KEY)")
+		}
+		if c.JWTSecret == "" {
+			missing = append(missing, "--jwt-secret (or ERRAND_JWT_SECRET)")
 		}
 		if len(missing) > 0 {
 			return fmt.Errorf("start is for production and needs %s; for local use run `errand dev`", strings.Join(missing, ", "))
@@ -148,16 +169,20 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.eng = eng
-	if err := eng.Start(ctx); err != nil {
-		return err
-	}
-	api := httpapi.New(httpapi.Config{Engine: eng, Store: db, Metrics: met, Logger: m.log, Version: Version,
-		EventKeys: nonEmpty(c.EventKey), AdminKeys: nonEmpty(c.SigningKey)})
 	m.ln, err = net.Listen("tcp", net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	m.Addr = m.ln.Addr().String()
+	svc, err := m.authService(db)
+	if err != nil {
+		return err
+	}
+	if err := eng.Start(ctx); err != nil {
+		return err
+	}
+	api := httpapi.New(httpapi.Config{Engine: eng, Store: db, Metrics: met, Logger: m.log, Version: Version,
+		EventKeys: nonEmpty(c.EventKey), AdminKeys: nonEmpty(c.SigningKey), Auth: svc})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -188,16 +213,19 @@ func (m *Main) banner() {
 	}
 	admin := c.SigningKey
 	if admin == "" {
-		admin = "none (dev: /v1 is open on this address; set --signing-key to require one)"
+		admin = "none (use the service key for /v1)"
 	}
 	fmt.Fprintf(m.stdout, `errand %s (%s) on %s
   store:        %s
   send events:  POST %s/e/{eventKey}
   jobs API:     %s/v1/jobs
+  auth API:     %s/auth/v1 (Supabase Auth compatible)
   health:       %s/healthz   metrics: %s/metrics
   event key:    %s
   signing key:  %s
-`, Version, c.Mode, url, store, url, url, url, url, eventKey, admin)
+  anon key:     %s
+  service key:  %s
+`, Version, c.Mode, url, store, url, url, url, url, url, eventKey, admin, m.AnonKey, m.ServiceKey)
 }
 
 // Close stops serving, drains running jobs up to the shutdown timeout,
@@ -217,4 +245,59 @@ func (m *Main) Close() error {
 	}
 	m.log.Info("stopped")
 	return errors.Join(errs...)
+}
+
+// authService sets up accounts: the JWT secret (dev keeps a generated one
+// in the data dir), the keys, and the anon and service API keys.
+func (m *Main) authService(db *sqldb.DB) (*auth.Service, error) {
+	c := &m.Config
+	if c.JWTSecret == "" {
+		secret, err := devSecret(c.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		c.JWTSecret = secret
+	}
+	keys, err := auth.NewKeys(auth.KeyConfig{Secret: c.JWTSecret, PrivateKeyFile: c.JWTPrivateKey,
+		TrustSecret: c.TrustJWTSecret, TrustJWKSURL: c.TrustJWKSURL})
+	if err != nil {
+		return nil, err
+	}
+	public := c.PublicURL
+	if public == "" {
+		public = "http://" + m.Addr
+	}
+	svc, err := auth.New(db, auth.Config{Keys: keys, Issuer: strings.TrimRight(public, "/") + "/auth/v1",
+		DisableSignup: c.DisableSignup, Logger: m.log})
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if m.AnonKey, err = keys.SignAPIKey("anon", now, 10*365*24*time.Hour); err != nil {
+		return nil, err
+	}
+	if m.ServiceKey, err = keys.SignAPIKey("service_role", now, 10*365*24*time.Hour); err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+// devSecret reads the dev JWT secret from the data dir, making it once.
+func devSecret(dir string) (string, error) {
+	path := filepath.Join(dir, "jwt-secret")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	secret := hex.EncodeToString(b[:])
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("save dev JWT secret: %w", err)
+	}
+	return secret, nil
 }

@@ -4,11 +4,10 @@
 package httpapi
 
 import (
-	"crypto/subtle"
 	"log/slog"
 	"net/http"
-	"strings"
 
+	"github.com/errand-dev/errand/internal/auth"
 	"github.com/errand-dev/errand/internal/engine"
 	"github.com/errand-dev/errand/internal/metrics"
 	"github.com/errand-dev/errand/internal/store"
@@ -23,8 +22,11 @@ type Config struct {
 	// EventKeys are accepted as /e/{key}; empty accepts any key (dev).
 	EventKeys []string
 	// AdminKeys are accepted as "Authorization: Bearer <key>" on /v1;
-	// empty leaves /v1 open (dev only).
+	// with no keys and no Auth, /v1 is open (dev only).
 	AdminKeys []string
+	// Auth, if set, serves /auth/v1 and resolves user and service-key
+	// tokens on every endpoint.
+	Auth *auth.Service
 	// Version is reported by /healthz.
 	Version string
 }
@@ -34,6 +36,7 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux
+	rv  *auth.Resolver
 }
 
 // New returns the API handler.
@@ -41,7 +44,10 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), rv: &auth.Resolver{Service: cfg.Auth, AdminKeys: cfg.AdminKeys}}
+	if cfg.Auth != nil {
+		s.mux.Handle("/auth/v1/", http.StripPrefix("/auth/v1", auth.NewHandler(cfg.Auth, s.rv)))
+	}
 	s.mux.HandleFunc("POST /e/{key}", s.postEvents)
 	s.mux.HandleFunc("POST /e/", s.missingKey)
 	s.mux.HandleFunc("GET /v1/jobs", s.admin(s.listJobs))
@@ -92,30 +98,44 @@ func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *statusProbe) WriteHeader(s int)           { p.status = s }
 
 // oneOf compares a presented secret with each accepted one in constant time.
-func oneOf(got string, accepted []string) bool {
-	ok := 0
-	for _, k := range accepted {
-		ok |= subtle.ConstantTimeCompare([]byte(got), []byte(k))
-	}
-	return ok == 1
-}
+func oneOf(got string, accepted []string) bool { return auth.ConstantTimeIn(got, accepted) }
 
-// admin guards an endpoint with the admin keys.
+// open reports whether /v1 runs without credentials (dev without keys).
+func (s *Server) open() bool { return len(s.cfg.AdminKeys) == 0 && s.cfg.Auth == nil }
+
+// admin guards an endpoint: the service key or the signing key.
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if len(s.cfg.AdminKeys) > 0 {
-			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || tok == "" {
-				writeError(w, s.log, r, errorf("unauthorized", "this endpoint needs \"Authorization: Bearer <key>\" with the server's signing key"))
-				return
-			}
-			if !oneOf(tok, s.cfg.AdminKeys) {
-				writeError(w, s.log, r, errorf("unauthorized", "the bearer key is not valid here; use the server's signing key"))
-				return
-			}
+		if s.open() {
+			h(w, r)
+			return
 		}
-		h(w, r)
+		p, err := s.rv.Resolve(r)
+		if err != nil {
+			writeError(w, s.log, r, authError(err))
+			return
+		}
+		switch p.Kind {
+		case auth.Admin:
+			h(w, r)
+		case auth.Anonymous:
+			writeError(w, s.log, r, errorf("unauthorized", "this endpoint needs \"Authorization: Bearer <key>\" with the service key or the server's signing key"))
+		default:
+			writeError(w, s.log, r, errorf("forbidden", "this endpoint is for admins: use the service key"))
+		}
 	}
+}
+
+// authError turns a token problem into an API error.
+func authError(err error) error {
+	if e, ok := auth.IsAuthError(err); ok {
+		switch e.Code {
+		case "session_not_found", "user_banned", "user_not_found":
+			return errorf(e.Code, e.Msg)
+		}
+		return errorf("unauthorized", e.Msg)
+	}
+	return err
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
