@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: everything CI checks, from a clean checkout. Starts a throwaway
-# PostgreSQL (installing Debian's postgresql if needed), runs formatting and
+# PostgreSQL (installing Debian's postgresql if needed) and the npm packages
+# of the client-compatibility tests, runs formatting and
 # vet checks, the whole Go suite with -race and -shuffle against SQLite and
 # PostgreSQL, the example, and a short fuzz of every untrusted-input parser;
 # then stops PostgreSQL and removes its files.
@@ -8,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CI="${CI:-}"
 export GOFLAGS="${GOFLAGS:-} -mod=mod"
+
+echo "== npm packages for the client-compatibility tests"
+(cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 
 url=$(scripts/pg.sh start | tail -n 1)
 trap 'scripts/pg.sh stop' EXIT
@@ -28,4 +32,6 @@ echo "== fuzz (short)"
 go test -run '^$' -fuzz '^FuzzDecodeEvents$' -fuzztime 10s ./internal/httpapi
 go test -run '^$' -fuzz '^FuzzSeededIDs$' -fuzztime 5s ./internal/httpapi
 go test -run '^$' -fuzz '^FuzzEval$' -fuzztime 10s ./internal/expr
+go test -run '^$' -fuzz '^FuzzParseToken$' -fuzztime 5s ./internal/auth
+go test -run '^$' -fuzz '^FuzzNormalizeEmail$' -fuzztime 5s ./internal/auth
 echo "== all tests passed"

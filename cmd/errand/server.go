@@ -44,6 +44,7 @@ type Config struct {
 	TrustJWKSURL    string        // --trust-jwks-url: accept user tokens of an external issuer with keys at this JWKS URL
 	PublicURL       string        // --public-url: the URL clients reach errand at (the token issuer); default http://host:port
 	DisableSignup   bool          // --disable-signup: turn POST /auth/v1/signup off
+	ReuseInterval   time.Duration // --refresh-reuse-interval: how long a rotated refresh token stays usable; default 10s
 }
 
 // Main is the server process, driven by tests as by main.
@@ -112,6 +113,7 @@ func (m *Main) ParseFlags(mode string, args []string) error {
 	fs.StringVar(&c.TrustJWTSecret, "trust-jwt-secret", envOr("TRUST_JWT_SECRET", ""), "also accept user tokens signed with this external HS256 secret (ERRAND_TRUST_JWT_SECRET)")
 	fs.StringVar(&c.TrustJWKSURL, "trust-jwks-url", envOr("TRUST_JWKS_URL", ""), "also accept user tokens signed by keys at this JWKS URL (ERRAND_TRUST_JWKS_URL)")
 	fs.StringVar(&c.PublicURL, "public-url", envOr("PUBLIC_URL", ""), "URL clients reach errand at; tokens' issuer is <url>/auth/v1 (ERRAND_PUBLIC_URL)")
+	fs.DurationVar(&c.ReuseInterval, "refresh-reuse-interval", envDur("REFRESH_REUSE_INTERVAL", 10*time.Second), "how long a rotated refresh token may still be presented (ERRAND_REFRESH_REUSE_INTERVAL)")
 	fs.BoolVar(&c.DisableSignup, "disable-signup", envOr("DISABLE_SIGNUP", "") == "true", "turn sign-up off (ERRAND_DISABLE_SIGNUP=true)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -268,7 +270,7 @@ func (m *Main) authService(db *sqldb.DB) (*auth.Service, error) {
 		public = "http://" + m.Addr
 	}
 	svc, err := auth.New(db, auth.Config{Keys: keys, Issuer: strings.TrimRight(public, "/") + "/auth/v1",
-		DisableSignup: c.DisableSignup, Logger: m.log})
+		DisableSignup: c.DisableSignup, ReuseInterval: c.ReuseInterval, Logger: m.log})
 	if err != nil {
 		return nil, err
 	}

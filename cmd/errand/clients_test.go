@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/errand-dev/errand/internal/store/storetest"
+)
+
+// nodeDir is where the client-compatibility tests and their npm packages
+// live; `make test` runs npm ci there first.
+var nodeDir = filepath.Join("..", "..", "tests", "node")
+
+func needNode(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", "@supabase", "supabase-js")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("npm packages missing in %s: run `make test`, which installs them", nodeDir)
+		}
+		t.Skipf("npm packages missing in %s; run `make test` to install them", nodeDir)
+	}
+}
+
+// startDev runs an errand dev server on a fresh store of the kind.
+func startDev(t *testing.T, kind string, extra ...string) *Main {
+	t.Helper()
+	args := []string{"--port", "0", "--data-dir", t.TempDir(), "--refresh-reuse-interval", "1s"}
+	if kind == "postgres" {
+		args = append(args, "--database-url", storetest.FreshSchemaURL(t))
+	}
+	var out, errOut bytes.Buffer
+	m := NewMain(&out, &errOut)
+	if err := m.ParseFlags("dev", append(args, extra...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+func runNode(t *testing.T, m *Main, script string, env ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "--test", "--test-reporter=spec", script)
+	cmd.Dir = nodeDir
+	cmd.Env = append(os.Environ(), append([]string{"ERRAND_URL=http://" + m.Addr, "ERRAND_ANON_KEY=" + m.AnonKey,
+		"ERRAND_SERVICE_KEY=" + m.ServiceKey, "ERRAND_REUSE_MS=1000"}, env...)...)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("node %s: %v", script, err)
+	}
+}
+
+func TestSupabaseJS(t *testing.T) {
+	needNode(t)
+	for _, kind := range storetest.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			runNode(t, startDev(t, kind), "supabase.test.mjs")
+		})
+	}
+}
