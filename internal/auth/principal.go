@@ -94,6 +94,13 @@ func (rv *Resolver) Resolve(r *http.Request) (Principal, error) {
 	if !hasAudience(c, Audience) {
 		return Principal{}, errf("bad_jwt", "invalid JWT: the audience must be \"authenticated\"")
 	}
+	if c.External {
+		// A trusted issuer's user: errand keeps no account for them.
+		if c.Subject == "" {
+			return Principal{}, errf("bad_jwt", "invalid claim: missing sub claim")
+		}
+		return Principal{Kind: User, UserID: c.Subject, Claims: c}, nil
+	}
 	u, err := rv.Service.UserFor(r.Context(), c)
 	if err != nil {
 		return Principal{}, err
