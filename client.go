@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/errand-dev/errand/internal/auth"
 	"github.com/errand-dev/errand/internal/engine"
 	"github.com/errand-dev/errand/internal/store"
 	"github.com/errand-dev/errand/internal/store/dial"
@@ -50,6 +52,12 @@ type Config struct {
 	PollInterval time.Duration
 	// OwnerLimit is the default cap on running jobs per owner; 0 none.
 	OwnerLimit int
+	// JWTSecret turns on accounts (32+ characters): the Supabase-Auth
+	// compatible API in Handler, and a job token for every attempt of an
+	// owned job (JobInfo.Token, OwnerTx).
+	JWTSecret string
+	// PublicURL is where Handler is reached, for the tokens' issuer.
+	PublicURL string
 	// Backoff overrides the retry delay (attempt is 1-based).
 	Backoff func(attempt int) time.Duration
 	// Logger receives logs; default slog.Default().
@@ -61,6 +69,7 @@ type Client struct {
 	cfg    Config
 	db     *sqldb.DB
 	eng    *engine.Engine
+	auth   *auth.Service
 	remote *remote
 }
 
@@ -101,8 +110,22 @@ func NewClient(ctx context.Context, cfg *Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	eng, err := engine.New(engine.Config{Store: db, Logger: cfg.Logger, Workers: cfg.Workers,
-		LeaseDuration: cfg.LeaseDuration, PollInterval: cfg.PollInterval, OwnerLimit: cfg.OwnerLimit, Backoff: cfg.Backoff})
+	ecfg := engine.Config{Store: db, Logger: cfg.Logger, Workers: cfg.Workers,
+		LeaseDuration: cfg.LeaseDuration, PollInterval: cfg.PollInterval, OwnerLimit: cfg.OwnerLimit, Backoff: cfg.Backoff}
+	if cfg.JWTSecret != "" {
+		keys, err := auth.NewKeys(auth.KeyConfig{Secret: cfg.JWTSecret})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		issuer := strings.TrimRight(cfg.PublicURL, "/") + "/auth/v1"
+		if c.auth, err = auth.New(db, auth.Config{Keys: keys, Issuer: issuer, Logger: cfg.Logger}); err != nil {
+			db.Close()
+			return nil, err
+		}
+		ecfg.Identity = c.auth.Identity
+	}
+	eng, err := engine.New(ecfg)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -91,6 +91,12 @@ type JobInfo struct {
 	Owner string
 	// Attempt is the 0-based attempt of the current step.
 	Attempt int
+	// Token is the owner's job token for this attempt: an access token
+	// with the owner's claims and this job's id, to call APIs as the user.
+	// Empty for system jobs or without accounts.
+	Token string
+	// User is the owner as the accounts API shows them.
+	User json.RawMessage
 }
 
 // Function is a function ready to register with a Client.
@@ -143,7 +149,8 @@ func handler[T any, R any](fn func(ctx context.Context, in Input[T]) (R, error))
 		if err != nil {
 			return nil, NonRetriable(err)
 		}
-		in := Input[T]{Event: ev, Job: JobInfo{ID: r.Job.ID, FunctionID: r.Job.FunctionID, Owner: r.Job.Owner, Attempt: r.Attempt}}
+		in := Input[T]{Event: ev, Job: JobInfo{ID: r.Job.ID, FunctionID: r.Job.FunctionID, Owner: r.Job.Owner,
+			Attempt: r.Attempt, Token: r.Token, User: r.User}}
 		out, err := fn(ctx, in)
 		if err != nil {
 			return nil, err

@@ -45,6 +45,7 @@ type Config struct {
 	PublicURL       string        // --public-url: the URL clients reach errand at (the token issuer); default http://host:port
 	DisableSignup   bool          // --disable-signup: turn POST /auth/v1/signup off
 	ReuseInterval   time.Duration // --refresh-reuse-interval: how long a rotated refresh token stays usable; default 10s
+	OwnerLimit      int           // --owner-limit: jobs of one owner running at once, across functions; default 10, 0 none
 }
 
 // Main is the server process, driven by tests as by main.
@@ -114,6 +115,7 @@ func (m *Main) ParseFlags(mode string, args []string) error {
 	fs.StringVar(&c.TrustJWKSURL, "trust-jwks-url", envOr("TRUST_JWKS_URL", ""), "also accept user tokens signed by keys at this JWKS URL (ERRAND_TRUST_JWKS_URL)")
 	fs.StringVar(&c.PublicURL, "public-url", envOr("PUBLIC_URL", ""), "URL clients reach errand at; tokens' issuer is <url>/auth/v1 (ERRAND_PUBLIC_URL)")
 	fs.DurationVar(&c.ReuseInterval, "refresh-reuse-interval", envDur("REFRESH_REUSE_INTERVAL", 10*time.Second), "how long a rotated refresh token may still be presented (ERRAND_REFRESH_REUSE_INTERVAL)")
+	fs.IntVar(&c.OwnerLimit, "owner-limit", envInt("OWNER_LIMIT", 10), "jobs of one owner running at once unless a function says otherwise; 0: no limit (ERRAND_OWNER_LIMIT)")
 	fs.BoolVar(&c.DisableSignup, "disable-signup", envOr("DISABLE_SIGNUP", "") == "true", "turn sign-up off (ERRAND_DISABLE_SIGNUP=true)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -166,11 +168,6 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.db = db
 	met := metrics.New(db)
-	eng, err := engine.New(engine.Config{Store: db, Logger: m.log, Workers: c.Workers, LeaseDuration: c.LeaseDuration, Metrics: met})
-	if err != nil {
-		return err
-	}
-	m.eng = eng
 	m.ln, err = net.Listen("tcp", net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -180,6 +177,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	eng, err := engine.New(engine.Config{Store: db, Logger: m.log, Workers: c.Workers, LeaseDuration: c.LeaseDuration,
+		Metrics: met, Identity: svc.Identity, OwnerLimit: c.OwnerLimit})
+	if err != nil {
+		return err
+	}
+	m.eng = eng
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"net/http"
@@ -51,6 +52,9 @@ type Resolver struct {
 	// AdminKeys are plain bearer keys with admin rights (the server's
 	// signing key).
 	AdminKeys []string
+	// JobActive, if set, is asked about job tokens: they are valid only
+	// while their job is running for the same owner.
+	JobActive func(ctx context.Context, jobID, owner string) bool
 }
 
 // ConstantTimeIn compares a presented secret with each accepted one in
@@ -61,6 +65,18 @@ func ConstantTimeIn(got string, accepted []string) bool {
 		ok |= subtle.ConstantTimeCompare([]byte(got), []byte(k))
 	}
 	return ok == 1
+}
+
+// Token verifies a bare access token the way Resolve verifies a bearer
+// header: for tokens carried in an event's user field.
+func (rv *Resolver) Token(ctx context.Context, tok string) (Principal, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	p, err := rv.Resolve(req)
+	if err == nil && p.Kind != User {
+		return Principal{}, errf("bad_jwt", "the token is not a user's access token")
+	}
+	return p, err
 }
 
 // Resolve reads "Authorization: Bearer". No header is Anonymous. A bad or
@@ -93,6 +109,9 @@ func (rv *Resolver) Resolve(r *http.Request) (Principal, error) {
 	}
 	if !hasAudience(c, Audience) {
 		return Principal{}, errf("bad_jwt", "invalid JWT: the audience must be \"authenticated\"")
+	}
+	if c.JobID != "" && !c.External && (rv.JobActive == nil || !rv.JobActive(r.Context(), c.JobID, c.Subject)) {
+		return Principal{}, errf("bad_jwt", "invalid JWT: this job token's job is not running any more")
 	}
 	if c.External {
 		// A trusted issuer's user: errand keeps no account for them.

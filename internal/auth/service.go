@@ -22,6 +22,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/errand-dev/errand/internal/engine"
 	"github.com/errand-dev/errand/internal/store"
 )
 
@@ -537,8 +538,9 @@ func (s *Service) Logout(ctx context.Context, c *Claims, scope string) error {
 	return errf("validation_failed", `scope must be "global", "local" or "others"`)
 }
 
-// ErrOwnerUnavailable is returned by JobToken for a deleted or banned owner.
-var ErrOwnerUnavailable = errors.New("the job's owner is deleted or banned")
+// ErrOwnerUnavailable is returned by JobToken for a deleted or banned
+// owner; it is the engine's, so a failed token fails the job clearly.
+var ErrOwnerUnavailable = engine.ErrOwnerUnavailable
 
 // JobToken mints an access token for a job's owner: the normal claims plus
 // job_id, with no session (it cannot be refreshed) and the given expiry.
@@ -559,4 +561,20 @@ func (s *Service) JobToken(ctx context.Context, ownerID, jobID string, exp time.
 	c.AMR = []AMR{{Method: "job", Timestamp: now.Unix()}}
 	t, err := s.keys.Sign(c)
 	return t, u, err
+}
+
+// User reads a user by id.
+func (s *Service) User(ctx context.Context, id string) (*store.User, error) {
+	return s.st.GetUser(ctx, id)
+}
+
+// Identity mints an owned job's token and describes its owner: the
+// engine's Config.Identity.
+func (s *Service) Identity(ctx context.Context, owner, jobID string, exp time.Time) (string, json.RawMessage, error) {
+	tok, u, err := s.JobToken(ctx, owner, jobID, exp)
+	if err != nil {
+		return "", nil, err
+	}
+	b, err := json.Marshal(ToJSON(u))
+	return tok, b, err
 }

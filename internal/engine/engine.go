@@ -44,6 +44,13 @@ type Config struct {
 	OwnerLimit int
 	// Metrics, if set, observes jobs.
 	Metrics Metrics
+	// Identity, if set, mints the owner's job token for each attempt of
+	// an owned job. It returns ErrOwnerUnavailable for a deleted or
+	// banned owner, which fails the job with code owner_unavailable.
+	Identity func(ctx context.Context, owner, jobID string, exp time.Time) (token string, user json.RawMessage, err error)
+	// JobTokenTTL is the life of a job token; default 15 minutes. A job
+	// token is also refused once its job is no longer running.
+	JobTokenTTL time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -112,6 +119,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.JobTokenTTL <= 0 {
+		cfg.JobTokenTTL = 15 * time.Minute
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])

@@ -55,6 +55,10 @@ type suspend struct {
 	runAt int64
 }
 
+// ErrOwnerUnavailable is what Config.Identity returns for an owner who
+// was deleted or banned.
+var ErrOwnerUnavailable = errors.New("the job's owner was deleted or is banned")
+
 // Sentinel causes of a running job's context being cancelled.
 var (
 	errCancelled = errors.New("job cancelled")

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -22,6 +23,9 @@ const (
 	InvokedEvent = "errand/function.invoked"
 	// CronEvent is the trigger of a cron job; data.function_id names it.
 	CronEvent = "errand/scheduled.timer"
+	// RequestedEvent is the trigger of a job started directly through
+	// the API (POST /v1/jobs); its data is the data given there.
+	RequestedEvent = "errand/job.requested"
 )
 
 // NewID returns a new ULID.
@@ -192,8 +196,8 @@ func (e *Engine) ingest(ctx context.Context, tx store.Tx, events []*store.Event,
 func (e *Engine) triggered(ev *store.Event) []*Function {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if ev.Name == InvokedEvent {
-		return nil // Invoke creates its job itself
+	if ev.Name == InvokedEvent || ev.Name == RequestedEvent {
+		return nil // Invoke and StartJob create their jobs themselves
 	}
 	if ev.Name == CronEvent {
 		var d struct {
@@ -209,6 +213,61 @@ func (e *Engine) triggered(ev *store.Event) []*Function {
 		return nil
 	}
 	return append([]*Function(nil), e.byEvent[ev.Name]...)
+}
+
+// ErrUnknownFunction is returned by StartJob for a function no process
+// has registered.
+var ErrUnknownFunction = errors.New("unknown function")
+
+// StartJob creates a job of one function directly, owned by owner (empty
+// for a system job), with data as its trigger's data.
+func (e *Engine) StartJob(ctx context.Context, fnID string, data json.RawMessage, owner string) (*store.Job, error) {
+	if err := e.refreshFunctions(ctx, false); err != nil {
+		return nil, err
+	}
+	f, ok := e.Function(fnID)
+	if !ok {
+		if err := e.refreshFunctions(ctx, true); err != nil {
+			return nil, err
+		}
+		if f, ok = e.Function(fnID); !ok {
+			return nil, fmt.Errorf("%w %q", ErrUnknownFunction, fnID)
+		}
+	}
+	if len(data) == 0 || string(data) == "null" {
+		data = json.RawMessage("{}")
+	}
+	ev := &store.Event{ID: NewID(), Name: RequestedEvent, Data: data, Owner: owner}
+	var job *store.Job
+	err := e.st.InTx(ctx, func(tx store.Tx) error {
+		now := e.now()
+		ev.TS, ev.ReceivedAt = now/1000, now
+		if _, err := tx.InsertEvents(ctx, []*store.Event{ev}); err != nil {
+			return err
+		}
+		j, err := e.newJob(f, ev, EventJSON(ev), now)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.InsertJobs(ctx, []*store.Job{j}); err != nil {
+			return err
+		}
+		waits := make([]*store.Wait, 0, len(f.CancelOn))
+		for _, c := range f.CancelOn {
+			w := &store.Wait{JobID: j.ID, EventName: c.Event, Expr: c.If}
+			if c.Timeout > 0 {
+				w.ExpiresAt = now + c.Timeout.Microseconds()
+			}
+			waits = append(waits, w)
+		}
+		job = j
+		return tx.InsertWaits(ctx, waits)
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.signal(e.wake)
+	return job, nil
 }
 
 // invoke stores the event of an Invoke and the child job it starts, once:
@@ -237,7 +296,7 @@ func (e *Engine) invoke(ctx context.Context, f *Function, ev *store.Event, paren
 
 func (e *Engine) newJob(f *Function, ev *store.Event, evJSON json.RawMessage, now int64) (*store.Job, error) {
 	vars := expr.Vars{Event: evJSON}
-	if ev.Name != InvokedEvent && ev.Name != CronEvent {
+	if ev.Name != InvokedEvent && ev.Name != CronEvent && ev.Name != RequestedEvent {
 		matched := false
 		for _, t := range f.Triggers {
 			if t.Event != ev.Name {

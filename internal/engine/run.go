@@ -22,6 +22,11 @@ type Run struct {
 	Job *store.Job
 	// Attempt is the 0-based attempt of the current step.
 	Attempt int
+	// Token is the owner's job token for this attempt (owned jobs only):
+	// an access token with the owner's claims and this job's id.
+	Token string
+	// User is the owner as the accounts API shows them (owned jobs only).
+	User json.RawMessage
 
 	e      *Engine
 	fn     *Function

@@ -161,6 +161,17 @@ func (e *Engine) execute(ctx context.Context, j *store.Job, f *Function) *pendin
 		return e.failFor(p, fmt.Errorf("attempt %d of %d was lost: the process running it stopped", j.Attempt, j.MaxAttempts), "attempt_lost")
 	}
 	r := &Run{Job: j, Attempt: j.Attempt, e: e, fn: f, lease: lease, counts: map[string]int{}, memo: map[string]*store.Step{}}
+	if j.Owner != "" && e.cfg.Identity != nil {
+		tok, user, err := e.cfg.Identity(ctx, j.Owner, j.ID, e.cfg.Now().Add(e.cfg.JobTokenTTL))
+		if errors.Is(err, ErrOwnerUnavailable) {
+			return e.failFor(p, &NonRetriableError{fmt.Errorf("owner %s: %w", j.Owner, err)}, "owner_unavailable")
+		}
+		if err != nil {
+			p.c.Outcome, p.c.Error, p.c.RunAt = store.OutcomeRetry, errorJSON(err, ""), e.now()+time.Second.Microseconds()
+			return p
+		}
+		r.Token, r.User = tok, user
+	}
 	out, err, susp := e.call(WithRun(ctx, r), f, r)
 	p.c.Attempt = r.Attempt
 	if susp != nil {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -44,6 +45,15 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, s.log, r, err)
 		return
+	}
+	for i, ev := range events {
+		if err := s.ownEvent(r, ev); err != nil {
+			if len(events) > 1 {
+				err.Message = "event " + strconv.Itoa(i) + ": " + err.Message
+			}
+			writeError(w, s.log, r, err)
+			return
+		}
 	}
 	if seeds := SeededIDs(r.Header.Get("X-Inngest-Event-Id-Seed"), len(events)); seeds != nil {
 		for i, ev := range events {
@@ -97,4 +107,57 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, wire.FromEvent(ev))
+}
+
+// secretKeys are field names that hold refresh tokens: never stored.
+var secretKeys = []string{"refresh_token", "refreshToken"}
+
+// ownEvent verifies the access token an event may carry in
+// user.access_token, makes its user the event's owner, and removes the
+// token before anything is stored. Refresh tokens are refused outright.
+func (s *Server) ownEvent(r *http.Request, ev *store.Event) *Error {
+	var data map[string]json.RawMessage
+	if json.Unmarshal(ev.Data, &data) == nil {
+		for _, k := range secretKeys {
+			if _, ok := data[k]; ok {
+				return errorf("refresh_token_in_event", "remove data."+k+" from the event: errand never stores refresh tokens; put the user's access token in user.access_token and the job runs as that user")
+			}
+		}
+	}
+	if len(ev.User) == 0 {
+		return nil
+	}
+	var user map[string]json.RawMessage
+	if err := json.Unmarshal(ev.User, &user); err != nil {
+		return errorf("invalid_event", "user must be a JSON object")
+	}
+	for _, k := range secretKeys {
+		if _, ok := user[k]; ok {
+			return errorf("refresh_token_in_event", "remove user."+k+" from the event: errand never stores refresh tokens; user.access_token is enough")
+		}
+	}
+	raw, ok := user["access_token"]
+	if !ok {
+		return nil
+	}
+	var tok string
+	if json.Unmarshal(raw, &tok) != nil || tok == "" {
+		return errorf("invalid_user_token", "user.access_token must be the user's access token (a string)")
+	}
+	if s.cfg.Auth == nil {
+		return errorf("invalid_user_token", "this server has no accounts configured, so it cannot verify user.access_token")
+	}
+	p, err := s.rv.Token(r.Context(), tok)
+	if err != nil {
+		return errorf("invalid_user_token", "user.access_token is not valid (expired, logged out or not issued here): sign the user in again")
+	}
+	delete(user, "access_token")
+	delete(user, "expires_at")
+	ev.Owner = p.UserID
+	if len(user) == 0 {
+		ev.User = nil
+	} else {
+		ev.User, _ = json.Marshal(user)
+	}
+	return nil
 }

@@ -1,10 +1,14 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 
+	"github.com/errand-dev/errand/internal/engine"
 	"github.com/errand-dev/errand/internal/store"
 	"github.com/errand-dev/errand/internal/wire"
 )
@@ -22,6 +26,10 @@ func limitParam(r *http.Request) (int, error) {
 }
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.caller(w, r)
+	if !ok {
+		return
+	}
 	q := r.URL.Query()
 	limit, err := limitParam(r)
 	if err != nil {
@@ -30,6 +38,9 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	f := store.JobFilter{Status: store.Status(q.Get("status")), FunctionID: q.Get("function"), Owner: q.Get("owner"),
 		EventID: q.Get("event_id"), Before: q.Get("cursor"), Limit: limit}
+	if !p.IsAdmin() {
+		f.Owner = p.UserID // a user lists their own jobs only
+	}
 	if f.Status != "" && !f.Status.Valid() {
 		writeError(w, s.log, r, errorf("invalid_parameter", "status must be one of waiting, running, finished, failed, cancelled"))
 		return
@@ -49,15 +60,12 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func notFoundJob(id string) error {
-	return errorf("not_found", "no job with id "+strconv.Quote(id))
-}
-
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
-	j, err := s.cfg.Store.GetJob(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		err = notFoundJob(r.PathValue("id"))
+	p, ok := s.caller(w, r)
+	if !ok {
+		return
 	}
+	j, err := s.visibleJob(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		writeError(w, s.log, r, err)
 		return
@@ -66,11 +74,12 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getSteps(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.caller(w, r)
+	if !ok {
+		return
+	}
 	id := r.PathValue("id")
-	if _, err := s.cfg.Store.GetJob(r.Context(), id); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			err = notFoundJob(id)
-		}
+	if _, err := s.visibleJob(r.Context(), p, id); err != nil {
 		writeError(w, s.log, r, err)
 		return
 	}
@@ -89,6 +98,14 @@ func (s *Server) getSteps(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.caller(w, r)
+	if !ok {
+		return
+	}
+	if _, err := s.visibleJob(r.Context(), p, r.PathValue("id")); err != nil {
+		writeError(w, s.log, r, err)
+		return
+	}
 	j, err := s.cfg.Engine.Cancel(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		err = notFoundJob(r.PathValue("id"))
@@ -107,4 +124,59 @@ func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"functions": fns})
+}
+
+// createJob starts a function as the caller: POST /v1/jobs with
+// {"function": "<id>", "data": {...}}. A user owns the job; the service
+// key may name an owner ("owner": "<user id>") or none (a system job).
+func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.caller(w, r)
+	if !ok {
+		return
+	}
+	var in struct {
+		Function string          `json:"function"`
+		Data     json.RawMessage `json:"data"`
+		Owner    *string         `json:"owner"`
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxEventSize))
+	if err != nil {
+		writeError(w, s.log, r, errorf("request_too_large", "the body is larger than 3 MiB"))
+		return
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		writeError(w, s.log, r, errorf("invalid_json", "send {\"function\": \"<id>\", \"data\": {...}}: "+err.Error()))
+		return
+	}
+	if in.Function == "" {
+		writeError(w, s.log, r, errorf("invalid_parameter", "function is required: the id of the function to run"))
+		return
+	}
+	if d := bytes.TrimSpace(in.Data); len(d) > 0 && string(d) != "null" && d[0] != '{' {
+		writeError(w, s.log, r, errorf("invalid_parameter", "data must be a JSON object"))
+		return
+	}
+	owner := p.UserID
+	if in.Owner != nil {
+		if !p.IsAdmin() && *in.Owner != p.UserID {
+			writeError(w, s.log, r, errorf("forbidden", "only the service key may start a job for another user"))
+			return
+		}
+		owner = *in.Owner
+	}
+	if owner != "" && s.cfg.Auth != nil && p.IsAdmin() {
+		if _, err := s.cfg.Auth.User(r.Context(), owner); err != nil {
+			writeError(w, s.log, r, errorf("invalid_parameter", "owner "+strconv.Quote(owner)+" is not a user"))
+			return
+		}
+	}
+	j, err := s.cfg.Engine.StartJob(r.Context(), in.Function, in.Data, owner)
+	if errors.Is(err, engine.ErrUnknownFunction) {
+		err = errorf("not_found", "no function "+strconv.Quote(in.Function)+" is registered")
+	}
+	if err != nil {
+		writeError(w, s.log, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, wire.FromJob(j))
 }

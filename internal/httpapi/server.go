@@ -44,16 +44,20 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), rv: &auth.Resolver{Service: cfg.Auth, AdminKeys: cfg.AdminKeys}}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s.rv = &auth.Resolver{Service: cfg.Auth, AdminKeys: cfg.AdminKeys, JobActive: s.jobActive}
 	if cfg.Auth != nil {
 		s.mux.Handle("/auth/v1/", http.StripPrefix("/auth/v1", auth.NewHandler(cfg.Auth, s.rv)))
 	}
 	s.mux.HandleFunc("POST /e/{key}", s.postEvents)
 	s.mux.HandleFunc("POST /e/", s.missingKey)
-	s.mux.HandleFunc("GET /v1/jobs", s.admin(s.listJobs))
-	s.mux.HandleFunc("GET /v1/jobs/{id}", s.admin(s.getJob))
-	s.mux.HandleFunc("GET /v1/jobs/{id}/steps", s.admin(s.getSteps))
-	s.mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.admin(s.cancelJob))
+	s.mux.HandleFunc("GET /v1/jobs", s.listJobs)
+	s.mux.HandleFunc("POST /v1/jobs", s.createJob)
+	s.mux.HandleFunc("GET /v1/jobs/stream", s.streamJobs)
+	s.mux.HandleFunc("GET /v1/jobs/{id}", s.getJob)
+	s.mux.HandleFunc("GET /v1/jobs/{id}/steps", s.getSteps)
+	s.mux.HandleFunc("GET /v1/jobs/{id}/stream", s.streamJob)
+	s.mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.cancelJob)
 	s.mux.HandleFunc("GET /v1/events", s.admin(s.listEvents))
 	s.mux.HandleFunc("GET /v1/events/{id}", s.admin(s.getEvent))
 	s.mux.HandleFunc("GET /v1/functions", s.admin(s.listFunctions))

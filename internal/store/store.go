@@ -205,7 +205,10 @@ type JobFilter struct {
 	OwnerSet bool
 	// Before is a cursor: only jobs with ID < Before (newest first).
 	Before string
-	Limit  int
+	// UpdatedAfter lists jobs changed after this time instead, oldest
+	// change first (for change streams).
+	UpdatedAfter int64
+	Limit        int
 }
 
 // EventFilter selects events for listing.

@@ -74,18 +74,23 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// splitStatements splits a migration on semicolons that end a line.
+// splitStatements splits a migration on semicolons that end a line,
+// outside $$-quoted bodies.
 func splitStatements(body string) []string {
 	var out []string
 	var cur strings.Builder
+	quoted := false
 	for _, line := range strings.Split(body, "\n") {
 		t := strings.TrimSpace(line)
-		if strings.HasPrefix(t, "--") || t == "" {
+		if !quoted && (strings.HasPrefix(t, "--") || t == "") {
 			continue
+		}
+		if strings.Count(line, "$$")%2 == 1 {
+			quoted = !quoted
 		}
 		cur.WriteString(line)
 		cur.WriteString("\n")
-		if strings.HasSuffix(t, ";") {
+		if !quoted && strings.HasSuffix(t, ";") {
 			out = append(out, strings.TrimSpace(cur.String()))
 			cur.Reset()
 		}

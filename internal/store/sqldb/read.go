@@ -102,6 +102,11 @@ func (db *DB) ListJobs(ctx context.Context, f store.JobFilter) ([]*store.Job, er
 	if f.Before != "" {
 		add("id < ?", f.Before)
 	}
+	order := "id DESC"
+	if f.UpdatedAfter > 0 {
+		add("updated_at > ?", f.UpdatedAfter)
+		order = "updated_at, id"
+	}
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
@@ -110,7 +115,7 @@ func (db *DB) ListJobs(ctx context.Context, f store.JobFilter) ([]*store.Job, er
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	args = append(args, f.Limit)
-	q += " ORDER BY id DESC LIMIT $" + strconv.Itoa(len(args))
+	q += " ORDER BY " + order + " LIMIT $" + strconv.Itoa(len(args))
 	jobs, err := scanJobs(db.Read.Query(ctx, db.D.Q(q), args...))
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)

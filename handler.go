@@ -1,0 +1,39 @@
+package errand
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/errand-dev/errand/internal/httpapi"
+	"github.com/errand-dev/errand/internal/metrics"
+)
+
+// Handler returns errand's HTTP API for an embedded client, to mount in
+// your own server: POST /e/{key}, /v1/jobs (each user sees their own),
+// live streams, and with Config.JWTSecret the /auth/v1 accounts API.
+// Config.EventKey, if set, is the only event key accepted.
+func (c *Client) Handler() http.Handler {
+	if c.eng == nil {
+		return http.NotFoundHandler()
+	}
+	var keys []string
+	if c.cfg.EventKey != "" {
+		keys = []string{c.cfg.EventKey}
+	}
+	return httpapi.New(httpapi.Config{Engine: c.eng, Store: c.db, Metrics: metrics.New(c.db), Logger: c.cfg.Logger,
+		EventKeys: keys, Auth: c.auth})
+}
+
+// APIKeys returns the anon and service keys of an embedded client with
+// accounts (Config.JWTSecret), valid for ten years.
+func (c *Client) APIKeys() (anon, service string, err error) {
+	if c.auth == nil {
+		return "", "", errRemote
+	}
+	now := time.Now()
+	if anon, err = c.auth.Keys().SignAPIKey("anon", now, 10*365*24*time.Hour); err != nil {
+		return "", "", err
+	}
+	service, err = c.auth.Keys().SignAPIKey("service_role", now, 10*365*24*time.Hour)
+	return anon, service, err
+}

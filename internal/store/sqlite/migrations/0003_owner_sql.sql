@@ -1,0 +1,3 @@
+-- Nothing on SQLite: acting as a job's owner (roles, auth.uid(), Row
+-- Level Security) is a PostgreSQL feature. Kept so both drivers count the
+-- same migrations.
