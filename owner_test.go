@@ -40,8 +40,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func newSite(t *testing.T, kind string, fns ...*errand.Function) *site {
 	t.Helper()
@@ -324,7 +328,10 @@ func findSecret(t *testing.T, s *site, secret string) string {
 func TestOwnerUnavailableFailsTheJob(t *testing.T) {
 	ran := make(chan struct{}, 1)
 	fn := errand.NewFunction(errand.FunctionOpts{ID: "f"}, errand.OnEvent("app/f"),
-		func(ctx context.Context, in errand.Input[struct{}]) (string, error) { ran <- struct{}{}; return "", nil })
+		func(ctx context.Context, in errand.Input[struct{}]) (string, error) {
+			ran <- struct{}{}
+			return "", nil
+		})
 	s := newSite(t, "sqlite", fn)
 	id, tok, _ := s.signUp(t, "gone@example.com")
 	if err := s.c.Stop(bg); err != nil { // hold the job until the owner is gone
