@@ -81,6 +81,7 @@ type Engine struct {
 	cursor    string
 	cronState map[string]time.Time
 
+	watch     watchers
 	wake      chan struct{}
 	maintWake chan struct{}
 	done      chan struct{}
@@ -331,6 +332,7 @@ func (e *Engine) Cancel(ctx context.Context, id string) (*store.Job, error) {
 		return nil, err
 	}
 	e.cancelLocal(id)
+	e.changed(id)
 	return j, nil
 }
 

@@ -94,6 +94,7 @@ func (e *Engine) after(res *Result) {
 	if len(res.Jobs) > 0 || res.woke {
 		e.signal(e.wake)
 	}
+	e.changed(res.Jobs...)
 	for _, id := range res.cancelled {
 		e.cancelLocal(id)
 	}
@@ -267,6 +268,7 @@ func (e *Engine) StartJob(ctx context.Context, fnID string, data json.RawMessage
 		return nil, err
 	}
 	e.signal(e.wake)
+	e.changed(job.ID)
 	return job, nil
 }
 

@@ -316,5 +316,9 @@ func (r *Run) Progress(ctx context.Context, fraction float64, message string) er
 	if len(message) > 1024 {
 		message = message[:1024]
 	}
-	return r.e.st.ReportProgress(ctx, r.lease, fraction, message, r.e.now())
+	if err := r.e.st.ReportProgress(ctx, r.lease, fraction, message, r.e.now()); err != nil {
+		return err
+	}
+	r.e.changed(r.Job.ID)
+	return nil
 }

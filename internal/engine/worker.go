@@ -129,6 +129,7 @@ func (e *Engine) launch(j *store.Job, reserved bool) {
 	if e.cfg.Metrics != nil && !j.Resumed {
 		e.cfg.Metrics.JobStarted(time.Duration(j.StartedAt-j.CreatedAt) * time.Microsecond)
 	}
+	e.changed(j.ID)
 	go func() {
 		defer e.wg.Done()
 		p := e.execute(rctx, j, f)
@@ -309,6 +310,11 @@ func (e *Engine) flush(batch []pending) {
 	for _, r := range results {
 		e.after(r)
 	}
+	ids := make([]string, len(batch))
+	for i, p := range batch {
+		ids[i] = p.job.ID
+	}
+	e.changed(ids...)
 	if suspended {
 		e.signal(e.maintWake)
 	}

@@ -92,6 +92,8 @@ func (s *Server) streamJob(w http.ResponseWriter, r *http.Request) {
 	last := lastEventID(r)
 	tick := time.NewTicker(streamPoll)
 	defer tick.Stop()
+	changes, stop := s.cfg.Engine.Watch()
+	defer stop()
 	idle := time.Now()
 	for {
 		if j.UpdatedAt > last {
@@ -103,10 +105,18 @@ func (s *Server) streamJob(w http.ResponseWriter, r *http.Request) {
 		if j.Terminal() {
 			return
 		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-tick.C:
+	wait:
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-tick.C:
+				break wait
+			case changed := <-changes:
+				if changed == id {
+					break wait
+				}
+			}
 		}
 		if time.Since(idle) > streamKeepAlive {
 			if out.ping() != nil {
@@ -139,6 +149,8 @@ func (s *Server) streamJobs(w http.ResponseWriter, r *http.Request) {
 	sent := map[string]int64{} // job id → updated_at sent, within the lag
 	tick := time.NewTicker(streamPoll)
 	defer tick.Stop()
+	changes, stop := s.cfg.Engine.Watch()
+	defer stop()
 	idle := time.Now()
 	for first := true; ; first = false {
 		n, err := s.sendChanges(r.Context(), out, p, &cursor, sent, first)
@@ -152,6 +164,7 @@ func (s *Server) streamJobs(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-tick.C:
+		case <-changes:
 		}
 		if time.Since(idle) > streamKeepAlive {
 			if out.ping() != nil {
