@@ -42,6 +42,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 2000, "jobs run at once")
 	rate := fs.Int("rate", 200, "jobs per second sent (latency)")
 	dur := fs.Duration("duration", 10*time.Second, "how long to send (latency)")
+	by := fs.String("by", "owner", "fairness: partition users by job owner (with the default owner limit of 10) or by a concurrency key")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "memory":
 		return benchMemory(ctx, db, log, *n, stdout)
 	case "fairness":
-		return benchFairness(ctx, db, log, *n, stdout)
+		return benchFairness(ctx, db, log, *n, *by, stdout)
 	}
 	return fmt.Errorf("--mode must be throughput, latency, memory or fairness")
 }
@@ -290,11 +291,23 @@ func rssMB() float64 {
 // benchFairness fills one user's backlog with n jobs, starts working, and
 // then has 50 other users start one job each, measuring how long each
 // waits from send to start.
-func benchFairness(ctx context.Context, db *sqldb.DB, log *slog.Logger, n int, out io.Writer) error {
+func benchFairness(ctx context.Context, db *sqldb.DB, log *slog.Logger, n int, by string, out io.Writer) error {
 	var mu sync.Mutex
 	waits := map[string]time.Duration{}
 	done := make(chan struct{})
-	eng, err := engine.New(engine.Config{Store: db, Logger: log, Workers: 100})
+	ecfg := engine.Config{Store: db, Logger: log, Workers: 100}
+	fdef := &engine.Function{ID: "work", Retries: -1, Triggers: []engine.Trigger{{Event: "bench/work"}}}
+	owner := func(u string) string { return "" }
+	switch by {
+	case "owner":
+		ecfg.OwnerLimit = 10
+		owner = func(u string) string { return u }
+	case "key":
+		fdef.Concurrency = []engine.Concurrency{{Limit: 1000, Key: "event.data.user"}}
+	default:
+		return fmt.Errorf("--by must be owner or key")
+	}
+	eng, err := engine.New(ecfg)
 	if err != nil {
 		return err
 	}
@@ -317,15 +330,15 @@ func benchFairness(ctx context.Context, db *sqldb.DB, log *slog.Logger, n int, o
 		time.Sleep(time.Millisecond)
 		return nil, nil
 	}
-	if err := eng.Register(&engine.Function{ID: "work", Retries: -1, Triggers: []engine.Trigger{{Event: "bench/work"}},
-		Concurrency: []engine.Concurrency{{Limit: 1000, Key: "event.data.user"}}, Handler: fn}); err != nil {
+	fdef.Handler = fn
+	if err := eng.Register(fdef); err != nil {
 		return err
 	}
 	for sent := 0; sent < n; {
 		batch := min(5000, n-sent)
 		evs := make([]*store.Event, batch)
 		for i := range evs {
-			evs[i] = &store.Event{Name: "bench/work", Data: json.RawMessage(`{"user":"big"}`)}
+			evs[i] = &store.Event{Name: "bench/work", Data: json.RawMessage(`{"user":"big"}`), Owner: owner("big")}
 		}
 		if _, err := eng.Send(ctx, evs); err != nil {
 			return err
@@ -343,7 +356,7 @@ func benchFairness(ctx context.Context, db *sqldb.DB, log *slog.Logger, n int, o
 	time.Sleep(time.Second) // the backlog is being worked through
 	for i := 0; i < 50; i++ {
 		data := fmt.Sprintf(`{"user":"u%d","sent":%d}`, i, time.Now().UnixNano())
-		if _, err := eng.Send(ctx, []*store.Event{{Name: "bench/work", Data: json.RawMessage(data)}}); err != nil {
+		if _, err := eng.Send(ctx, []*store.Event{{Name: "bench/work", Data: json.RawMessage(data), Owner: owner(fmt.Sprintf("u%d", i))}}); err != nil {
 			return err
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -361,7 +374,7 @@ func benchFairness(ctx context.Context, db *sqldb.DB, log *slog.Logger, n int, o
 	mu.Unlock()
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
 	counts, _ := db.CountByStatus(ctx)
-	fmt.Fprintf(out, "backlog=%d still_waiting=%d other_users=50\nwait_p50_ms=%.3f\nwait_p99_ms=%.3f\nwait_max_ms=%.3f\n",
-		n, counts[store.StatusWaiting], ms(lats[len(lats)/2]), ms(lats[int(0.99*float64(len(lats)-1))]), ms(lats[len(lats)-1]))
+	fmt.Fprintf(out, "by=%s backlog=%d still_waiting=%d other_users=50\nwait_p50_ms=%.3f\nwait_p99_ms=%.3f\nwait_max_ms=%.3f\n",
+		by, n, counts[store.StatusWaiting], ms(lats[len(lats)/2]), ms(lats[int(0.99*float64(len(lats)-1))]), ms(lats[len(lats)-1]))
 	return nil
 }
