@@ -213,6 +213,18 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if r := s.do(t, "POST", "/v1/jobs", tokB, map[string]any{"function": "slow", "owner": "someone-else"}); r.status != 403 {
 				t.Errorf("B started a job for someone else: %d %s", r.status, r.body)
 			}
+			// The app backend (service key) starts a job for user A, and A sees it.
+			idA := s.do(t, "GET", "/auth/v1/user", tokA, nil).json()["id"].(string)
+			forA := s.do(t, "POST", "/v1/jobs", s.svc, map[string]any{"function": "slow", "owner": idA})
+			if forA.status != 201 || forA.json()["owner"] != idA {
+				t.Fatalf("service key starting a job for A: %d %s", forA.status, forA.body)
+			}
+			if r := s.do(t, "GET", "/v1/jobs/"+forA.json()["id"].(string), tokA, nil); r.status != 200 {
+				t.Errorf("A cannot see the job started for them: %d", r.status)
+			}
+			if r := s.do(t, "POST", "/v1/jobs", s.svc, map[string]any{"function": "slow", "owner": "not-a-user"}); r.status != 400 {
+				t.Errorf("service key starting a job for a non-user: %d %s", r.status, r.body)
+			}
 			if r := s.do(t, "POST", "/v1/jobs/"+jobA+"/cancel", tokA, nil); r.status != 200 {
 				t.Errorf("A could not cancel own job: %d %s", r.status, r.body)
 			}

@@ -160,4 +160,3 @@ func envOr(k, d string) string {
 	}
 	return d
 }
-
