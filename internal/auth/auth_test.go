@@ -38,6 +38,7 @@ func (c *clock) add(d time.Duration) {
 }
 
 type env struct {
+	active    sync.Map // job ids whose job tokens are valid (their job runs)
 	url       string
 	svc       *auth.Service
 	db        *sqldb.DB
@@ -56,13 +57,19 @@ func start(t *testing.T, db *sqldb.DB, rl auth.RateLimit) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := &env{svc: svc, db: db, clk: clk}
+	rv := &auth.Resolver{Service: svc, JobActive: func(_ context.Context, job, _ string) bool {
+		_, ok := e.active.Load(job)
+		return ok
+	}}
 	mux := http.NewServeMux()
-	mux.Handle("/auth/v1/", http.StripPrefix("/auth/v1", auth.NewHandler(svc, &auth.Resolver{Service: svc})))
+	mux.Handle("/auth/v1/", http.StripPrefix("/auth/v1", auth.NewHandler(svc, rv)))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	anon, _ := keys.SignAPIKey("anon", time.Now(), 24*time.Hour)
-	svk, _ := keys.SignAPIKey("service_role", time.Now(), 24*time.Hour)
-	return &env{url: srv.URL + "/auth/v1", svc: svc, db: db, clk: clk, anon: anon, svk: svk}
+	e.url = srv.URL + "/auth/v1"
+	e.anon, _ = keys.SignAPIKey("anon", time.Now(), 24*time.Hour)
+	e.svk, _ = keys.SignAPIKey("service_role", time.Now(), 24*time.Hour)
+	return e
 }
 
 type reply struct {
@@ -439,6 +446,10 @@ func TestJobTokens(t *testing.T) {
 		if claims["job_id"] != "job-1" || claims["session_id"] != nil || claims["sub"] != u.ID {
 			t.Fatalf("job token claims %v", claims)
 		}
+		if r := e.call(t, "GET", "/user", tok, nil); r.status != 403 {
+			t.Fatalf("job token of a job that is not running: %d %v", r.status, r.body)
+		}
+		e.active.Store("job-1", true)
 		if r := e.call(t, "GET", "/user", tok, nil); r.status != 200 || r.body["id"] != u.ID {
 			t.Fatalf("job token at /user: %d %v", r.status, r.body)
 		}

@@ -51,6 +51,9 @@ type Config struct {
 	// JobTokenTTL is the life of a job token; default 15 minutes. A job
 	// token is also refused once its job is no longer running.
 	JobTokenTTL time.Duration
+	// RemoteHandler, if set, makes the handler of a function served over
+	// HTTP (Function.URL) that another process registered.
+	RemoteHandler func(f *Function) Handler
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -225,6 +228,9 @@ func (e *Engine) refreshFunctions(ctx context.Context, force bool) error {
 		if err := json.Unmarshal(r.Config, f); err != nil || f.ID == "" {
 			e.log.Warn("unreadable function record", "function", r.ID, "err", err)
 			continue
+		}
+		if f.URL != "" && e.cfg.RemoteHandler != nil {
+			f.Handler = e.cfg.RemoteHandler(f)
 		}
 		known[f.ID] = f
 	}

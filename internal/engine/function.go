@@ -55,8 +55,11 @@ type Function struct {
 	Idempotency string `json:"idempotency,omitempty"`
 	// OwnerLimit caps the jobs of one owner running at once; 0 uses the
 	// engine's default, -1 means no limit.
-	OwnerLimit int     `json:"owner_limit,omitempty"`
-	Handler    Handler `json:"-"`
+	OwnerLimit int `json:"owner_limit,omitempty"`
+	// URL is set for functions an app serves over HTTP (the Inngest
+	// protocol); any process can run them, with Config.RemoteHandler.
+	URL     string  `json:"url,omitempty"`
+	Handler Handler `json:"-"`
 	// OnFailure runs, as the function "<ID>-failure", after a job of this
 	// function failed for good. It is triggered by FailedEvent.
 	OnFailure Handler `json:"-"`

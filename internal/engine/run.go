@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -135,7 +136,10 @@ func (r *Run) Step(ctx context.Context, name string, fn func(context.Context) (j
 
 // SleepUntil suspends the job until t.
 func (r *Run) SleepUntil(ctx context.Context, name string, t time.Time) error {
-	id := r.stepID(name)
+	return r.sleepUntil(ctx, r.stepID(name), name, t)
+}
+
+func (r *Run) sleepUntil(ctx context.Context, id, name string, t time.Time) error {
 	s, err := r.memoized(ctx, id)
 	if err != nil {
 		return err
@@ -321,4 +325,50 @@ func (r *Run) Progress(ctx context.Context, fraction float64, message string) er
 	}
 	r.e.changed(r.Job.ID)
 	return nil
+}
+
+// Memo returns the job's finished and failed steps, in the order they started.
+func (r *Run) Memo(ctx context.Context) ([]*store.Step, error) {
+	if _, err := r.memoized(ctx, ""); err != nil {
+		return nil, err
+	}
+	out := make([]*store.Step, 0, len(r.memo))
+	for _, s := range r.memo {
+		if s.Status != store.StepWaiting {
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].StartedAt != out[j].StartedAt {
+			return out[i].StartedAt < out[j].StartedAt
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// Record memoizes the result of a step that ran elsewhere (in an app
+// serving the function over HTTP) under its exact id.
+func (r *Run) Record(ctx context.Context, id, name, kind string, data json.RawMessage) error {
+	_, err := r.stepAs(ctx, id, name, kind, func(context.Context) (json.RawMessage, error) {
+		if len(data) == 0 {
+			return json.RawMessage("null"), nil
+		}
+		return data, nil
+	})
+	return err
+}
+
+// RecordFailure memoizes a step that failed for good elsewhere: its error
+// is handed back to the function each time it reaches the step.
+func (r *Run) RecordFailure(ctx context.Context, id, name string, errJSON json.RawMessage) error {
+	now := r.e.now()
+	return r.save(ctx, &store.Step{ID: id, Name: name, Kind: "run", Status: store.StepFailed, Error: errJSON,
+		Attempts: r.Attempt + 1, StartedAt: now, EndedAt: now}, nil)
+}
+
+// SleepExact is SleepUntil under a step id chosen by an SDK, used as it
+// is. (WaitForEvent and Invoke keep an id that is new in the execution.)
+func (r *Run) SleepExact(ctx context.Context, id, name string, t time.Time) error {
+	return r.sleepUntil(ctx, id, name, t)
 }

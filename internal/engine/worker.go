@@ -120,6 +120,9 @@ func (e *Engine) launch(j *store.Job, reserved bool) {
 	rctx, cancel := context.WithCancelCause(e.baseCtx)
 	e.running[j.ID] = &active{job: j, cancel: cancel}
 	f := e.fns[j.FunctionID]
+	if f == nil && e.known[j.FunctionID] != nil && e.known[j.FunctionID].Handler != nil {
+		f = e.known[j.FunctionID] // served over HTTP, registered by another process
+	}
 	if reserved {
 		e.reserved--
 	} else {
