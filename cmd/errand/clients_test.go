@@ -68,3 +68,12 @@ func TestSupabaseJS(t *testing.T) {
 		})
 	}
 }
+
+func TestInngest3(t *testing.T) {
+	needNode(t)
+	for _, kind := range storetest.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			runNode(t, startDev(t, kind), "inngest3.test.mjs")
+		})
+	}
+}

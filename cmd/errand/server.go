@@ -20,6 +20,7 @@ import (
 	"github.com/errand-dev/errand/internal/auth"
 	"github.com/errand-dev/errand/internal/engine"
 	"github.com/errand-dev/errand/internal/httpapi"
+	"github.com/errand-dev/errand/internal/inngest"
 	"github.com/errand-dev/errand/internal/metrics"
 	"github.com/errand-dev/errand/internal/store/dial"
 	"github.com/errand-dev/errand/internal/store/sqldb"
@@ -46,6 +47,7 @@ type Config struct {
 	DisableSignup   bool          // --disable-signup: turn POST /auth/v1/signup off
 	ReuseInterval   time.Duration // --refresh-reuse-interval: how long a rotated refresh token stays usable; default 10s
 	OwnerLimit      int           // --owner-limit: jobs of one owner running at once, across functions; default 10, 0 none
+	SyncURLs        []string      // -u / --sync-url: serve URLs of Inngest apps to sync at start (repeatable)
 }
 
 // Main is the server process, driven by tests as by main.
@@ -116,6 +118,14 @@ func (m *Main) ParseFlags(mode string, args []string) error {
 	fs.StringVar(&c.PublicURL, "public-url", envOr("PUBLIC_URL", ""), "URL clients reach errand at; tokens' issuer is <url>/auth/v1 (ERRAND_PUBLIC_URL)")
 	fs.DurationVar(&c.ReuseInterval, "refresh-reuse-interval", envDur("REFRESH_REUSE_INTERVAL", 10*time.Second), "how long a rotated refresh token may still be presented (ERRAND_REFRESH_REUSE_INTERVAL)")
 	fs.IntVar(&c.OwnerLimit, "owner-limit", envInt("OWNER_LIMIT", 10), "jobs of one owner running at once unless a function says otherwise; 0: no limit (ERRAND_OWNER_LIMIT)")
+	fs.Func("u", "serve URL of an Inngest app to sync at start (repeatable; also --sync-url)", func(v string) error {
+		c.SyncURLs = append(c.SyncURLs, v)
+		return nil
+	})
+	fs.Func("sync-url", "serve URL of an Inngest app to sync at start (repeatable)", func(v string) error {
+		c.SyncURLs = append(c.SyncURLs, v)
+		return nil
+	})
 	fs.BoolVar(&c.DisableSignup, "disable-signup", envOr("DISABLE_SIGNUP", "") == "true", "turn sign-up off (ERRAND_DISABLE_SIGNUP=true)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -177,8 +187,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	exec := &inngest.Executor{SigningKey: c.SigningKey}
+	if c.Mode == "start" {
+		exec.Env = "production"
+	}
 	eng, err := engine.New(engine.Config{Store: db, Logger: m.log, Workers: c.Workers, LeaseDuration: c.LeaseDuration,
-		Metrics: met, Identity: svc.Identity, OwnerLimit: c.OwnerLimit})
+		Metrics: met, Identity: svc.Identity, OwnerLimit: c.OwnerLimit, RemoteHandler: exec.Handler})
 	if err != nil {
 		return err
 	}
@@ -187,7 +201,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	api := httpapi.New(httpapi.Config{Engine: eng, Store: db, Metrics: met, Logger: m.log, Version: Version,
-		EventKeys: nonEmpty(c.EventKey), AdminKeys: nonEmpty(c.SigningKey), Auth: svc})
+		EventKeys: nonEmpty(c.EventKey), AdminKeys: nonEmpty(c.SigningKey), Auth: svc, Inngest: exec})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -195,6 +209,11 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 	m.banner()
+	for _, u := range c.SyncURLs {
+		if err := httpapi.SyncApp(ctx, u); err != nil {
+			m.log.Error("sync app", "url", u, "err", err)
+		}
+	}
 	return nil
 }
 

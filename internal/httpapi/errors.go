@@ -25,6 +25,8 @@ var statusOf = map[string]int{
 	"invalid_json":           http.StatusBadRequest,
 	"invalid_event":          http.StatusBadRequest,
 	"invalid_parameter":      http.StatusBadRequest,
+	"invalid_registration":   http.StatusBadRequest,
+	"sync_failed":            http.StatusBadGateway,
 	"refresh_token_in_event": http.StatusBadRequest,
 	"invalid_user_token":     http.StatusUnauthorized,
 	"event_key_missing":      http.StatusUnauthorized,

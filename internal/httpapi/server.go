@@ -9,6 +9,7 @@ import (
 
 	"github.com/errand-dev/errand/internal/auth"
 	"github.com/errand-dev/errand/internal/engine"
+	"github.com/errand-dev/errand/internal/inngest"
 	"github.com/errand-dev/errand/internal/metrics"
 	"github.com/errand-dev/errand/internal/store"
 )
@@ -27,6 +28,8 @@ type Config struct {
 	// Auth, if set, serves /auth/v1 and resolves user and service-key
 	// tokens on every endpoint.
 	Auth *auth.Service
+	// Inngest, if set, accepts app registrations (POST /fn/register).
+	Inngest *inngest.Executor
 	// Version is reported by /healthz.
 	Version string
 }
@@ -61,6 +64,9 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /v1/events", s.admin(s.listEvents))
 	s.mux.HandleFunc("GET /v1/events/{id}", s.admin(s.getEvent))
 	s.mux.HandleFunc("GET /v1/functions", s.admin(s.listFunctions))
+	s.mux.HandleFunc("POST /fn/register", s.register)
+	s.mux.HandleFunc("GET /dev", s.devInfo)
+	s.mux.HandleFunc("POST /v1/apps/sync", s.admin(s.syncApp))
 	s.mux.HandleFunc("GET /healthz", s.health)
 	if cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", cfg.Metrics.Handler())

@@ -1,0 +1,138 @@
+package inngest
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/errand-dev/errand/internal/engine"
+)
+
+// RegisterRequest is the body an SDK posts to /fn/register when synced.
+type RegisterRequest struct {
+	URL        string     `json:"url"`
+	DeployType string     `json:"deployType"`
+	AppName    string     `json:"appName"`
+	AppID      string     `json:"app_id"`
+	SDK        string     `json:"sdk"`
+	V          string     `json:"v"`
+	Framework  string     `json:"framework"`
+	Functions  []FnConfig `json:"functions"`
+}
+
+// FnConfig is one function of a registration.
+type FnConfig struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Triggers []struct {
+		Event      string `json:"event"`
+		Expression string `json:"expression"`
+		Cron       string `json:"cron"`
+	} `json:"triggers"`
+	Steps map[string]struct {
+		ID      string `json:"id"`
+		Name    string `json:"name"`
+		Runtime struct {
+			Type string `json:"type"`
+			URL  string `json:"url"`
+		} `json:"runtime"`
+		Retries *struct {
+			Attempts *int `json:"attempts"`
+		} `json:"retries"`
+	} `json:"steps"`
+	Concurrency json.RawMessage `json:"concurrency"`
+	Cancel      []struct {
+		Event   string `json:"event"`
+		If      string `json:"if"`
+		Timeout string `json:"timeout"`
+	} `json:"cancel"`
+	Idempotency string `json:"idempotency"`
+}
+
+// failedEvent is the SDKs' name of the event errand calls FailedEvent.
+const failedEvent = "inngest/function.failed"
+
+// Functions turns a registration into engine functions run by x.
+func (x *Executor) Functions(req *RegisterRequest) ([]*engine.Function, error) {
+	app := req.AppName
+	if app == "" {
+		app = req.AppID
+	}
+	if len(req.Functions) == 0 && req.URL == "" {
+		return nil, fmt.Errorf("the registration has no url and no functions")
+	}
+	var out []*engine.Function
+	for _, c := range req.Functions {
+		f := &engine.Function{ID: c.ID, Name: c.Name, App: app, Retries: -1, Idempotency: c.Idempotency}
+		if f.Name == "" {
+			f.Name = c.ID
+		}
+		for _, s := range c.Steps {
+			if s.Runtime.URL != "" {
+				f.URL = s.Runtime.URL
+			}
+			if s.Retries != nil && s.Retries.Attempts != nil {
+				f.Retries = min(*s.Retries.Attempts, engine.MaxRetries)
+			}
+		}
+		if f.URL == "" {
+			return nil, fmt.Errorf("function %s has no step with an http runtime url", c.ID)
+		}
+		for _, t := range c.Triggers {
+			tr := engine.Trigger{Event: t.Event, If: t.Expression, Cron: t.Cron}
+			if tr.Event == failedEvent {
+				tr.Event = engine.FailedEvent
+			}
+			f.Triggers = append(f.Triggers, tr)
+		}
+		conc, err := concurrency(c.Concurrency)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", c.ID, err)
+		}
+		f.Concurrency = conc
+		for _, cc := range c.Cancel {
+			co := engine.CancelOn{Event: cc.Event, If: cc.If}
+			if cc.Timeout != "" {
+				if d, err := ParseDuration(cc.Timeout); err == nil {
+					co.Timeout = d
+				}
+			}
+			f.CancelOn = append(f.CancelOn, co)
+		}
+		f.Handler = x.Handler(f)
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// concurrency reads a number, an object or a list of {limit, key, scope}.
+func concurrency(raw json.RawMessage) ([]engine.Concurrency, error) {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" {
+		return nil, nil
+	}
+	var n int
+	if json.Unmarshal(raw, &n) == nil {
+		return []engine.Concurrency{{Limit: n}}, nil
+	}
+	type one struct {
+		Limit int    `json:"limit"`
+		Key   string `json:"key"`
+		Scope string `json:"scope"`
+	}
+	var list []one
+	if s[0] == '{' {
+		var o one
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return nil, fmt.Errorf("concurrency: %w", err)
+		}
+		list = []one{o}
+	} else if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, fmt.Errorf("concurrency: %w", err)
+	}
+	out := make([]engine.Concurrency, len(list))
+	for i, o := range list {
+		out[i] = engine.Concurrency{Limit: o.Limit, Key: o.Key, Scope: o.Scope}
+	}
+	return out, nil
+}
