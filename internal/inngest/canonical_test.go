@@ -10,8 +10,8 @@ import (
 func TestCanonical(t *testing.T) {
 	for in, want := range map[string]string{
 		`{"b": 1, "a": [1.0, 2.50, 1e21, 0.0000001, -0], "c": "é<>&\u2028\n"}`: `{"a":[1,2.5,1e+21,1e-7,0],"b":1,"c":"é<>&` + "\u2028" + `\n"}`,
-		`{"\u20ac":1,"\r":2,"1":3,"\ud83d\ude00":4,"\u0080":5}`:                    `{"\r":2,"1":3,"` + "\u0080" + `":5,"€":1,"` + "😀" + `":4}`,
-		`[null,true,false,"a\"b\\c"]`:                                             `[null,true,false,"a\"b\\c"]`,
+		`{"\u20ac":1,"\r":2,"1":3,"\ud83d\ude00":4,"\u0080":5}`:                `{"\r":2,"1":3,"` + "\u0080" + `":5,"€":1,"` + "😀" + `":4}`,
+		`[null,true,false,"a\"b\\c"]`:                                          `[null,true,false,"a\"b\\c"]`,
 	} {
 		got, err := Canonical([]byte(in))
 		if err != nil || string(got) != want {
