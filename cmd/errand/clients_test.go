@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,17 +34,32 @@ func startDev(t *testing.T, kind string, extra ...string) *Main {
 	if kind == "postgres" {
 		args = append(args, "--database-url", storetest.FreshSchemaURL(t))
 	}
-	var out, errOut bytes.Buffer
-	m := NewMain(&out, &errOut)
+	var out bytes.Buffer
+	errOut := &syncBuf{}
+	m := NewMain(&out, errOut)
 	if err := m.ParseFlags("dev", append(args, extra...)); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = m.Close() })
+	t.Cleanup(func() {
+		_ = m.Close()
+		if t.Failed() {
+			t.Logf("errand's log:\n%s", errOut.String())
+		}
+	})
 	return m
 }
+
+// syncBuf is a bytes.Buffer safe for the server's goroutines.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func runNode(t *testing.T, m *Main, script string, env ...string) {
 	t.Helper()
@@ -69,11 +85,15 @@ func TestSupabaseJS(t *testing.T) {
 	}
 }
 
-func TestInngest3(t *testing.T) {
+// TestInngestSDKs runs each generation of the unmodified inngest SDK (the
+// seed's 2.0.1, the newest 3.x and 4.x) against errand dev on both stores.
+func TestInngestSDKs(t *testing.T) {
 	needNode(t)
-	for _, kind := range storetest.Kinds {
-		t.Run(kind, func(t *testing.T) {
-			runNode(t, startDev(t, kind), "inngest3.test.mjs")
-		})
+	for _, gen := range []string{"inngest2", "inngest3", "inngest4"} {
+		for _, kind := range storetest.Kinds {
+			t.Run(gen+"/"+kind, func(t *testing.T) {
+				runNode(t, startDev(t, kind), gen+".test.mjs", "INNGEST_DEV=1")
+			})
+		}
 	}
 }

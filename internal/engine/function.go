@@ -58,7 +58,10 @@ type Function struct {
 	OwnerLimit int `json:"owner_limit,omitempty"`
 	// URL is set for functions an app serves over HTTP (the Inngest
 	// protocol); any process can run them, with Config.RemoteHandler.
-	URL     string  `json:"url,omitempty"`
+	URL string `json:"url,omitempty"`
+	// SDK names the SDK serving it ("js:v3.54.2"), which fixes the
+	// protocol generation errand speaks to it.
+	SDK     string  `json:"sdk,omitempty"`
 	Handler Handler `json:"-"`
 	// OnFailure runs, as the function "<ID>-failure", after a job of this
 	// function failed for good. It is triggered by FailedEvent.

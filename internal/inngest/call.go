@@ -181,6 +181,10 @@ func (x *Executor) handle(ctx context.Context, f *engine.Function, r *engine.Run
 }
 
 func errMessage(raw json.RawMessage) string {
+	var inner string
+	if json.Unmarshal(raw, &inner) == nil && inner != "" {
+		raw = json.RawMessage(inner) // 2.x sends the serialized error as a string
+	}
 	var e struct {
 		Name    string `json:"name"`
 		Message string `json:"message"`
@@ -220,7 +224,8 @@ type stack struct {
 // body builds the call: the trigger (with the owner's job token in
 // event.user for owned jobs, never stored), the memoized steps and ctx.
 // ctx.fn_id is left out so every SDK generation runs classic execution.
-func (x *Executor) body(ctx context.Context, r *engine.Run, stepID string) ([]byte, error) {
+func (x *Executor) body(ctx context.Context, f *engine.Function, r *engine.Run, stepID string) ([]byte, error) {
+	v0 := legacySDK(f.SDK)
 	memo, err := r.Memo(ctx)
 	if err != nil {
 		return nil, err
@@ -229,15 +234,18 @@ func (x *Executor) body(ctx context.Context, r *engine.Run, stepID string) ([]by
 	order := make([]string, 0, len(memo))
 	for _, s := range memo {
 		order = append(order, s.ID)
-		if s.Status == store.StepFailed {
-			steps[s.ID], _ = json.Marshal(map[string]json.RawMessage{"error": s.Error})
-			continue
-		}
 		out := s.Output
 		if len(out) == 0 {
 			out = json.RawMessage("null")
 		}
-		steps[s.ID], _ = json.Marshal(map[string]json.RawMessage{"data": out})
+		switch {
+		case v0:
+			steps[s.ID] = out // SDKs before 3.x take the bare value
+		case s.Status == store.StepFailed:
+			steps[s.ID], _ = json.Marshal(map[string]json.RawMessage{"error": s.Error})
+		default:
+			steps[s.ID], _ = json.Marshal(map[string]json.RawMessage{"data": out})
+		}
 	}
 	event := r.Job.Input
 	if r.Job.Owner != "" && r.Token != "" {
@@ -270,7 +278,7 @@ func (x *Executor) body(ctx context.Context, r *engine.Run, stepID string) ([]by
 // call posts one request to the app and returns a 200 or 206 reply; any
 // other reply is an error, non-retriable when the app says so.
 func (x *Executor) call(ctx context.Context, f *engine.Function, r *engine.Run, stepID string) (int, []byte, error) {
-	body, err := x.body(ctx, r, stepID)
+	body, err := x.body(ctx, f, r, stepID)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -356,4 +364,16 @@ func HashedSigningKey(key string) (string, error) {
 	sum := sha256.Sum256(b)
 	prefix := strings.TrimSuffix(key, raw)
 	return prefix + hex.EncodeToString(sum[:]), nil
+}
+
+// legacySDK reports an SDK before 3.x ("js:v2.0.1"), which reads memoized
+// steps as bare values rather than {data} or {error}.
+func legacySDK(sdk string) bool {
+	v, ok := strings.CutPrefix(sdk, "js:v")
+	if !ok {
+		return false
+	}
+	major, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(major)
+	return err == nil && n < 3
 }

@@ -63,7 +63,7 @@ func (x *Executor) Functions(req *RegisterRequest) ([]*engine.Function, error) {
 	}
 	var out []*engine.Function
 	for _, c := range req.Functions {
-		f := &engine.Function{ID: c.ID, Name: c.Name, App: app, Retries: -1, Idempotency: c.Idempotency}
+		f := &engine.Function{ID: c.ID, Name: c.Name, App: app, Retries: -1, Idempotency: c.Idempotency, SDK: req.SDK}
 		if f.Name == "" {
 			f.Name = c.ID
 		}
