@@ -54,6 +54,13 @@ export function suite(sdk) {
     }),
     flaky: sdk.fn({ id: 'flaky', retries: 1, ...(sdk.supports.onFailure ? { onFailure: async ({ error, event }) => { failures.push(error.message); return 'handled'; } } : {}) },
       'app/flaky', async () => { throw new Error('always broken'); }),
+    whoami: sdk.fn({ id: 'whoami' }, 'app/whoami', async ({ event }) => {
+      const u = event.user || {};
+      // The job token lets the function call errand's auth API as the user.
+      const res = await fetch(`${base}/auth/v1/user`, { headers: { apikey: process.env.ERRAND_ANON_KEY, authorization: `Bearer ${u.access_token}` } });
+      const me = await res.json();
+      return { id: u.id ?? null, status: res.status, email: me.email ?? null };
+    }),
     ...(sdk.supports.concurrency ? {
       serial: sdk.fn({ id: 'serial', concurrency: { limit: 1, key: 'event.data.user' } }, 'app/serial', async ({ step }) => {
         return await step.run('work', async () => { const start = Date.now(); await sleep(300); return { start, end: Date.now() }; });
@@ -101,6 +108,22 @@ export function suite(sdk) {
       await until('onFailure', async () => failures.length > 0);
       assert.match(failures[0], /always broken/);
     }
+  });
+
+  test(`${sdk.gen}: an owned job gets its owner and a job token in event.user`, async () => {
+    const anonHeaders = { apikey: process.env.ERRAND_ANON_KEY, 'content-type': 'application/json' };
+    const email = `${randomUUID()}@example.com`;
+    const res = await fetch(`${base}/auth/v1/signup`, { method: 'POST', headers: anonHeaders, body: JSON.stringify({ email, password: 'correct horse' }) });
+    const session = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(session));
+    const id = randomUUID();
+    await sdk.client.send({ id, name: 'app/whoami', data: {}, user: { access_token: session.access_token } });
+    const job = await until('whoami', async () => (await jobsFor(id)).find(ended));
+    assert.equal(job.status, 'finished', JSON.stringify(job));
+    assert.equal(job.owner, session.user.id);
+    assert.deepEqual(job.output, { id: session.user.id, status: 200, email });
+    const stored = await api(`/v1/events/${id}`);
+    assert.ok(!JSON.stringify(stored).includes(session.access_token), 'the access token was stored');
   });
 
   if (sdk.supports.concurrency) {
