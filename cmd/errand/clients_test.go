@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -95,5 +97,43 @@ func TestInngestSDKs(t *testing.T) {
 				runNode(t, startDev(t, kind), gen+".test.mjs", "INNGEST_DEV=1")
 			})
 		}
+	}
+}
+
+// TestInngestStartMode runs errand start: registration needs the hashed
+// signing key, and the SDK in cloud mode verifies errand's signatures.
+func TestInngestStartMode(t *testing.T) {
+	needNode(t)
+	signing := "signkey-test-" + strings.Repeat("ab12", 16)
+	db := storetest.FreshSchemaURL(t)
+	var out bytes.Buffer
+	errOut := &syncBuf{}
+	m := NewMain(&out, errOut)
+	err := m.ParseFlags("start", []string{"--host", "127.0.0.1", "--port", "0", "--database-url", db, "--event-key", "ek-1",
+		"--signing-key", signing, "--jwt-secret", strings.Repeat("j", 40)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for name, bearer := range map[string]string{"no key": "", "raw key": signing, "wrong key": "signkey-test-00"} {
+		req, _ := http.NewRequest("POST", "http://"+m.Addr+"/fn/register", strings.NewReader(`{"url":"http://127.0.0.1:1/","functions":[]}`))
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Errorf("register with %s: %d, want 401", name, resp.StatusCode)
+		}
+	}
+	runNode(t, m, "inngest3-prod.test.mjs", "ERRAND_EVENT_KEY=ek-1", "ERRAND_SIGNING_KEY="+signing)
+	if t.Failed() {
+		t.Logf("errand's log:\n%s", errOut.String())
 	}
 }
