@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -135,5 +138,104 @@ func TestInngestStartMode(t *testing.T) {
 	runNode(t, m, "inngest3-prod.test.mjs", "ERRAND_EVENT_KEY=ek-1", "ERRAND_SIGNING_KEY="+signing)
 	if t.Failed() {
 		t.Logf("errand's log:\n%s", errOut.String())
+	}
+}
+
+// startApp runs tests/node/serve3.mjs and returns its serve URL.
+func startApp(t *testing.T, errandURL string) string {
+	t.Helper()
+	cmd := exec.Command("node", "serve3.mjs")
+	cmd.Dir = nodeDir
+	cmd.Env = append(os.Environ(), "ERRAND_URL="+errandURL, "INNGEST_DEV=1")
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("app did not start: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+func apiCall(t *testing.T, m *Main, method, path, body string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+m.Addr+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+m.ServiceKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A job of an HTTP-served function keeps its finished steps across an
+// errand restart: the new process resumes it and step "a" never runs again.
+func TestInngestMemoizationAcrossRestart(t *testing.T) {
+	needNode(t)
+	dir := t.TempDir()
+	m := startDev(t, "sqlite", "--data-dir", dir)
+	app := startApp(t, "http://"+m.Addr)
+	apiCall(t, m, "POST", "/v1/apps/sync", `{"url":"`+app+`"}`, nil)
+	resp, err := http.Post("http://"+m.Addr+"/e/k", "application/json", strings.NewReader(`{"name":"app/durable"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent struct{ IDs []string }
+	_ = json.NewDecoder(resp.Body).Decode(&sent)
+	resp.Body.Close()
+	var list struct {
+		Jobs []struct{ ID, Status string } `json:"jobs"`
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for i := 0; i < 300; i++ {
+			if ok() {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	waitFor("the job to sleep", func() bool {
+		apiCall(t, m, "GET", "/v1/jobs?event_id="+sent.IDs[0], "", &list)
+		if len(list.Jobs) == 0 {
+			return false
+		}
+		var steps struct {
+			Steps []struct{ Kind, Status string } `json:"steps"`
+		}
+		apiCall(t, m, "GET", "/v1/jobs/"+list.Jobs[0].ID+"/steps", "", &steps)
+		return len(steps.Steps) == 2 && steps.Steps[1].Kind == "sleep"
+	})
+	jobID := list.Jobs[0].ID
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m2 := startDev(t, "sqlite", "--data-dir", dir)
+	var job struct {
+		Status string          `json:"status"`
+		Output json.RawMessage `json:"output"`
+	}
+	waitFor("the job to finish after the restart", func() bool {
+		apiCall(t, m2, "GET", "/v1/jobs/"+jobID, "", &job)
+		return job.Status == "finished"
+	})
+	var out map[string]int
+	_ = json.Unmarshal(job.Output, &out)
+	if out["runs_of_a"] != 1 || out["runs_of_b"] != 1 {
+		t.Fatalf("after a restart: %s (step a must have run once)", job.Output)
 	}
 }

@@ -268,6 +268,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	e.baseCtx = ctx
 	e.mu.Unlock()
+	if err := e.refreshFunctions(ctx, true); err != nil {
+		e.log.Warn("load registered functions", "err", err)
+	}
 	e.done = make(chan struct{})
 	e.compDone = make(chan struct{})
 	go e.completer()

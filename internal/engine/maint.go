@@ -23,6 +23,9 @@ func (e *Engine) maintLoop(ctx context.Context) {
 		case <-e.maintWake:
 		case <-timer.C:
 		}
+		if err := e.refreshFunctions(ctx, false); err != nil && ctx.Err() == nil {
+			e.log.Warn("load registered functions", "err", err)
+		}
 		now := e.now()
 		if n, err := e.st.Promote(ctx, now); err != nil {
 			if ctx.Err() == nil {

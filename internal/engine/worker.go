@@ -119,10 +119,7 @@ func (e *Engine) launch(j *store.Job, reserved bool) {
 	e.mu.Lock()
 	rctx, cancel := context.WithCancelCause(e.baseCtx)
 	e.running[j.ID] = &active{job: j, cancel: cancel}
-	f := e.fns[j.FunctionID]
-	if f == nil && e.known[j.FunctionID] != nil && e.known[j.FunctionID].Handler != nil {
-		f = e.known[j.FunctionID] // served over HTTP, registered by another process
-	}
+	f := e.runnable(j.FunctionID)
 	if reserved {
 		e.reserved--
 	} else {
@@ -150,6 +147,24 @@ func (e *Engine) launch(j *store.Job, reserved bool) {
 	}()
 }
 
+// runnable finds a function this process can run: its own, or one served
+// over HTTP that another process registered. e.mu is held.
+func (e *Engine) runnable(id string) *Function {
+	if f := e.fns[id]; f != nil {
+		return f
+	}
+	if f := e.known[id]; f != nil && f.Handler != nil {
+		return f
+	}
+	return nil
+}
+
+func (e *Engine) lockedRunnable(id string) *Function {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.runnable(id)
+}
+
 // execute runs one attempt and says how it ended; nil means write nothing.
 func (e *Engine) execute(ctx context.Context, j *store.Job, f *Function) *pending {
 	lease := store.Lease{JobID: j.ID, Token: j.LeaseToken}
@@ -159,6 +174,8 @@ func (e *Engine) execute(ctx context.Context, j *store.Job, f *Function) *pendin
 		p.c.Outcome = store.OutcomeCancelled
 		p.c.Error = errorJSON(errCancelled, "cancelled")
 		return p
+	case f == nil && e.refreshFunctions(ctx, true) == nil && e.lockedRunnable(j.FunctionID) != nil:
+		f = e.lockedRunnable(j.FunctionID)
 	case f == nil:
 		return e.failFor(p, &NonRetriableError{fmt.Errorf("function %q is not registered in this errand process", j.FunctionID)}, "function_not_found")
 	case j.Attempt >= j.MaxAttempts:
