@@ -57,6 +57,12 @@ type FunctionOpts struct {
 	// Idempotency is a CEL expression; only the first job per value is
 	// created, e.g. `event.data.order_id`.
 	Idempotency string
+	// Priority is a CEL expression from -600 to 600, e.g.
+	// `event.data.plan == "pro" ? 100 : 0`; higher runs first.
+	Priority string
+	// TimeoutStart cancels a job not started this long after it was
+	// created; TimeoutFinish one not finished this long after it started.
+	TimeoutStart, TimeoutFinish time.Duration
 	// OwnerLimit caps how many jobs of one owner run at once; 0 takes
 	// the client's default, -1 means unlimited.
 	OwnerLimit int
@@ -117,7 +123,8 @@ func NewFunction[T any, R any](opts FunctionOpts, trigger Trigger, fn func(ctx c
 
 // NewFunctionTriggers is NewFunction with several triggers.
 func NewFunctionTriggers[T any, R any](opts FunctionOpts, triggers []Trigger, fn func(ctx context.Context, in Input[T]) (R, error)) *Function {
-	def := &engine.Function{ID: opts.ID, Name: opts.Name, Retries: -1, Idempotency: opts.Idempotency, OwnerLimit: opts.OwnerLimit}
+	def := &engine.Function{ID: opts.ID, Name: opts.Name, Retries: -1, Idempotency: opts.Idempotency, OwnerLimit: opts.OwnerLimit,
+		Priority: opts.Priority, Timeouts: engine.Timeouts{Start: opts.TimeoutStart, Finish: opts.TimeoutFinish}}
 	if def.Name == "" {
 		def.Name = opts.ID
 	}

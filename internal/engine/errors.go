@@ -64,4 +64,5 @@ var (
 	errCancelled = errors.New("job cancelled")
 	errLeaseLost = errors.New("lease lost: the job is being run elsewhere")
 	errShutdown  = errors.New("errand is shutting down")
+	errTimeout   = errors.New("the job's finish timeout passed")
 )

@@ -53,6 +53,12 @@ type Function struct {
 	// Idempotency is a CEL expression; of jobs with the same value only
 	// the first is created.
 	Idempotency string `json:"idempotency,omitempty"`
+	// Priority is a CEL expression giving a job a priority from -600 to
+	// 600 (Inngest's priority.run); within a partition higher runs first.
+	Priority string `json:"priority,omitempty"`
+	// Timeouts cancel a job that has not started (Start, from creation)
+	// or finished (Finish, from its first start) in time.
+	Timeouts Timeouts `json:"timeouts,omitzero"`
 	// OwnerLimit caps the jobs of one owner running at once; 0 uses the
 	// engine's default, -1 means no limit.
 	OwnerLimit int `json:"owner_limit,omitempty"`
@@ -66,6 +72,12 @@ type Function struct {
 	// OnFailure runs, as the function "<ID>-failure", after a job of this
 	// function failed for good. It is triggered by FailedEvent.
 	OnFailure Handler `json:"-"`
+}
+
+// Timeouts bound how long a job may wait to start and take to finish.
+type Timeouts struct {
+	Start  time.Duration `json:"start,omitempty"`
+	Finish time.Duration `json:"finish,omitempty"`
 }
 
 // DefaultRetries is how many times a failed job is retried unless its
@@ -133,6 +145,14 @@ func (f *Function) Validate() error {
 		if _, err := expr.Compile(c.If); c.If != "" && err != nil {
 			return fmt.Errorf("function %s: cancel: %w", f.ID, err)
 		}
+	}
+	if f.Priority != "" {
+		if _, err := expr.Compile(f.Priority); err != nil {
+			return fmt.Errorf("function %s: priority: %w", f.ID, err)
+		}
+	}
+	if f.Timeouts.Start < 0 || f.Timeouts.Finish < 0 {
+		return fmt.Errorf("function %s: timeouts must be positive", f.ID)
 	}
 	if f.Idempotency != "" {
 		if _, err := expr.Compile(f.Idempotency); err != nil {

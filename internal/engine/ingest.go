@@ -349,6 +349,11 @@ func (e *Engine) newJob(f *Function, ev *store.Event, evJSON json.RawMessage, no
 		j.Limits = append(j.Limits, store.Limit{Key: "o:" + ev.Owner, Limit: ownerLimit})
 	}
 	j.Part = f.ID + "\x1f" + partKey
+	if f.Priority != "" {
+		if v, err := expr.Eval(f.Priority, vars); err == nil {
+			j.Priority = clampPriority(v)
+		}
+	}
 	if f.Idempotency != "" {
 		v, err := expr.Key(f.Idempotency, vars)
 		if err != nil {
@@ -423,4 +428,20 @@ func ValidEventName(name string) error {
 		return fmt.Errorf("event name %q is reserved: names starting with errand/ are sent by errand itself", name)
 	}
 	return nil
+}
+
+// clampPriority turns an expression's value into a priority in [-600, 600].
+func clampPriority(v any) int {
+	var n float64
+	switch x := v.(type) {
+	case int64:
+		n = float64(x)
+	case uint64:
+		n = float64(x)
+	case float64:
+		n = x
+	default:
+		return 0
+	}
+	return int(max(-600, min(600, n)))
 }

@@ -181,6 +181,21 @@ func (e *Engine) execute(ctx context.Context, j *store.Job, f *Function) *pendin
 	case j.Attempt >= j.MaxAttempts:
 		return e.failFor(p, fmt.Errorf("attempt %d of %d was lost: the process running it stopped", j.Attempt, j.MaxAttempts), "attempt_lost")
 	}
+	now := e.now()
+	if t := f.Timeouts.Start; t > 0 && !j.Resumed && j.StartedAt-j.CreatedAt > t.Microseconds() {
+		p.c.Outcome, p.c.Error = store.OutcomeCancelled, errorJSON(fmt.Errorf("the job did not start within %s", t), "timeout")
+		return p
+	}
+	if t := f.Timeouts.Finish; t > 0 {
+		deadline := j.StartedAt + t.Microseconds()
+		if now >= deadline {
+			p.c.Outcome, p.c.Error = store.OutcomeCancelled, errorJSON(fmt.Errorf("the job did not finish within %s", t), "timeout")
+			return p
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadlineCause(ctx, time.UnixMicro(deadline), errTimeout)
+		defer cancel()
+	}
 	r := &Run{Job: j, Attempt: j.Attempt, e: e, fn: f, lease: lease, counts: map[string]int{}, memo: map[string]*store.Step{}}
 	if j.Owner != "" && e.cfg.Identity != nil {
 		tok, user, err := e.cfg.Identity(ctx, j.Owner, j.ID, e.cfg.Now().Add(e.cfg.JobTokenTTL))
@@ -204,6 +219,9 @@ func (e *Engine) execute(ctx context.Context, j *store.Job, f *Function) *pendin
 		return p
 	}
 	switch context.Cause(ctx) {
+	case errTimeout:
+		p.c.Outcome, p.c.Error = store.OutcomeCancelled, errorJSON(fmt.Errorf("the job did not finish within %s", f.Timeouts.Finish), "timeout")
+		return p
 	case errCancelled:
 		p.c.Outcome, p.c.Error = store.OutcomeCancelled, errorJSON(errCancelled, "cancelled")
 		return p

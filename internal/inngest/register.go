@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/errand-dev/errand/internal/engine"
 )
@@ -47,6 +48,13 @@ type FnConfig struct {
 		Timeout string `json:"timeout"`
 	} `json:"cancel"`
 	Idempotency string `json:"idempotency"`
+	Priority    *struct {
+		Run string `json:"run"`
+	} `json:"priority"`
+	Timeouts *struct {
+		Start  string `json:"start"`
+		Finish string `json:"finish"`
+	} `json:"timeouts"`
 }
 
 // failedEvent is the SDKs' name of the event errand calls FailedEvent.
@@ -98,6 +106,21 @@ func (x *Executor) Functions(req *RegisterRequest) ([]*engine.Function, error) {
 				}
 			}
 			f.CancelOn = append(f.CancelOn, co)
+		}
+		if c.Priority != nil {
+			f.Priority = c.Priority.Run
+		}
+		if c.Timeouts != nil {
+			for spec, dst := range map[string]*time.Duration{c.Timeouts.Start: &f.Timeouts.Start, c.Timeouts.Finish: &f.Timeouts.Finish} {
+				if spec == "" {
+					continue
+				}
+				d, err := ParseDuration(spec)
+				if err != nil {
+					return nil, fmt.Errorf("function %s: timeouts: %w", c.ID, err)
+				}
+				*dst = d
+			}
 		}
 		f.Handler = x.Handler(f)
 		out = append(out, f)

@@ -62,6 +62,10 @@ export function suite(sdk) {
       return { id: u.id ?? null, status: res.status, email: me.email ?? null };
     }),
     ...(sdk.supports.concurrency ? {
+      late: sdk.fn({ id: 'late', timeouts: { finish: '1s' }, priority: { run: 'event.data.p' } }, 'app/late', async ({ step }) => {
+        await step.sleep('long', '2s');
+        return 'too late';
+      }),
       serial: sdk.fn({ id: 'serial', concurrency: { limit: 1, key: 'event.data.user' } }, 'app/serial', async ({ step }) => {
         return await step.run('work', async () => { const start = Date.now(); await sleep(300); return { start, end: Date.now() }; });
       }),
@@ -127,6 +131,13 @@ export function suite(sdk) {
   });
 
   if (sdk.supports.concurrency) {
+    test(`${sdk.gen}: timeouts.finish cancels a job that runs too long`, async () => {
+      const ev = await send('app/late', { p: 10 });
+      const job = await until('late', async () => (await jobsFor(ev)).find(ended));
+      assert.equal(job.status, 'cancelled', JSON.stringify(job));
+      assert.equal(job.error.code, 'timeout');
+    });
+
     test(`${sdk.gen}: a concurrency key runs one job per user at a time`, async () => {
       const evs = [];
       for (let i = 0; i < 3; i++) evs.push(await send('app/serial', { user: 'u1' }));

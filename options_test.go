@@ -1,0 +1,61 @@
+package errand_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/errand-dev/errand"
+	"github.com/errand-dev/errand/errandtest"
+)
+
+func TestPriorityRunsFirst(t *testing.T) {
+	each(t, func(t *testing.T, start func(*errand.Config) *errand.Client) {
+		gate := make(chan struct{})
+		var mu sync.Mutex
+		var order []string
+		fn := errand.NewFunction(errand.FunctionOpts{ID: "prio", Priority: `event.data.vip ? 100 : 0`}, errand.OnEvent("app/prio"),
+			func(ctx context.Context, in errand.Input[map[string]any]) (string, error) {
+				<-gate
+				mu.Lock()
+				order = append(order, in.Event.Data["name"].(string))
+				mu.Unlock()
+				return "", nil
+			})
+		c := start(&errand.Config{Functions: []*errand.Function{fn}, Workers: 1})
+		first, _ := c.Send(bg, errand.Event[map[string]any]{Name: "app/prio", Data: map[string]any{"name": "first", "vip": false}})
+		jobs, _ := c.JobsForEvent(bg, first[0])
+		waitStatus(t, c, jobs[0], errand.StatusRunning) // holds the only worker
+		var evs []errand.Sendable
+		for _, n := range []string{"low1", "low2", "vip", "low3"} {
+			evs = append(evs, errand.Event[map[string]any]{Name: "app/prio", Data: map[string]any{"name": n, "vip": n == "vip"}})
+		}
+		ids, _ := c.Send(bg, evs...)
+		close(gate)
+		for _, id := range ids {
+			js, _ := c.JobsForEvent(bg, id)
+			errandtest.WaitJob(t, c, js[0])
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(order) != 5 || order[1] != "vip" {
+			t.Fatalf("ran in order %v; the vip job should run right after the first", order)
+		}
+	})
+}
+
+func TestTimeouts(t *testing.T) {
+	each(t, func(t *testing.T, start func(*errand.Config) *errand.Client) {
+		slow := errand.NewFunction(errand.FunctionOpts{ID: "slow", TimeoutFinish: 200 * time.Millisecond}, errand.OnEvent("app/slow"),
+			func(ctx context.Context, in errand.Input[struct{}]) (string, error) {
+				<-ctx.Done()
+				return "", ctx.Err()
+			})
+		c := start(&errand.Config{Functions: []*errand.Function{slow}})
+		j := errandtest.SendAndWait(t, c, errand.Event[struct{}]{Name: "app/slow"})
+		if j.Status != errand.StatusCancelled || j.Error == nil || j.Error.Code != "timeout" {
+			t.Fatalf("finish timeout: %+v %+v", j, j.Error)
+		}
+	})
+}
