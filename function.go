@@ -57,6 +57,12 @@ type FunctionOpts struct {
 	// Idempotency is a CEL expression; only the first job per value is
 	// created, e.g. `event.data.order_id`.
 	Idempotency string
+	// RateLimit starts at most Limit jobs per Period (per value of the CEL
+	// Key, if set); further events start nothing.
+	RateLimit *RateLimit
+	// Debounce runs one job after Period without a new event (per value
+	// of Key), with the latest event.
+	Debounce *Debounce
 	// Priority is a CEL expression from -600 to 600, e.g.
 	// `event.data.plan == "pro" ? 100 : 0`; higher runs first.
 	Priority string
@@ -69,6 +75,12 @@ type FunctionOpts struct {
 	// OnFailure runs after a job of this function failed for good.
 	OnFailure func(ctx context.Context, in Input[FailedData]) error
 }
+
+// RateLimit is a function's rate limit.
+type RateLimit = engine.RateLimit
+
+// Debounce is a function's debounce.
+type Debounce = engine.Debounce
 
 // FailedData is the data of the event sent when a job fails for good.
 type FailedData struct {
@@ -124,7 +136,8 @@ func NewFunction[T any, R any](opts FunctionOpts, trigger Trigger, fn func(ctx c
 // NewFunctionTriggers is NewFunction with several triggers.
 func NewFunctionTriggers[T any, R any](opts FunctionOpts, triggers []Trigger, fn func(ctx context.Context, in Input[T]) (R, error)) *Function {
 	def := &engine.Function{ID: opts.ID, Name: opts.Name, Retries: -1, Idempotency: opts.Idempotency, OwnerLimit: opts.OwnerLimit,
-		Priority: opts.Priority, Timeouts: engine.Timeouts{Start: opts.TimeoutStart, Finish: opts.TimeoutFinish}}
+		Priority: opts.Priority, Timeouts: engine.Timeouts{Start: opts.TimeoutStart, Finish: opts.TimeoutFinish},
+		RateLimit: opts.RateLimit, Debounce: opts.Debounce}
 	if def.Name == "" {
 		def.Name = opts.ID
 	}

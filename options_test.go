@@ -59,3 +59,43 @@ func TestTimeouts(t *testing.T) {
 		}
 	})
 }
+
+func TestRateLimitAndDebounce(t *testing.T) {
+	each(t, func(t *testing.T, start func(*errand.Config) *errand.Client) {
+		noop := func(ctx context.Context, in errand.Input[map[string]string]) (string, error) {
+			return in.Event.Data["v"], nil
+		}
+		limited := errand.NewFunction(errand.FunctionOpts{ID: "limited", RateLimit: &errand.RateLimit{Limit: 2, Period: time.Hour, Key: "event.data.user"}},
+			errand.OnEvent("app/limited"), noop)
+		debounced := errand.NewFunction(errand.FunctionOpts{ID: "debounced", Debounce: &errand.Debounce{Period: time.Second, Key: "event.data.user"}},
+			errand.OnEvent("app/typed"), noop)
+		c := start(&errand.Config{Functions: []*errand.Function{limited, debounced}})
+		var evs []errand.Sendable
+		for i, u := range []string{"a", "a", "a", "b"} {
+			evs = append(evs, errand.Event[map[string]string]{Name: "app/limited", Data: map[string]string{"user": u, "v": string(rune('0' + i))}})
+		}
+		if _, err := c.Send(bg, evs...); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Send(bg, errand.Event[map[string]string]{Name: "app/limited", Data: map[string]string{"user": "a"}}); err != nil {
+			t.Fatal(err)
+		}
+		page, _ := c.Jobs(bg, errand.JobsFilter{Function: "limited"})
+		if len(page.Jobs) != 3 {
+			t.Fatalf("rate limit 2 per user: %d jobs, want 3 (a, a, b)", len(page.Jobs))
+		}
+		// Three keystrokes of one user make one job, with the last event.
+		for _, v := range []string{"h", "he", "hel"} {
+			if _, err := c.Send(bg, errand.Event[map[string]string]{Name: "app/typed", Data: map[string]string{"user": "a", "v": v}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		page, _ = c.Jobs(bg, errand.JobsFilter{Function: "debounced"})
+		if len(page.Jobs) != 1 {
+			t.Fatalf("debounce made %d jobs, want 1", len(page.Jobs))
+		}
+		if j := errandtest.WaitJob(t, c, page.Jobs[0].ID); j.Status != errand.StatusFinished || string(j.Output) != `"hel"` {
+			t.Fatalf("debounced job %+v output %s", j, j.Output)
+		}
+	})
+}

@@ -56,6 +56,12 @@ type Function struct {
 	// Priority is a CEL expression giving a job a priority from -600 to
 	// 600 (Inngest's priority.run); within a partition higher runs first.
 	Priority string `json:"priority,omitempty"`
+	// RateLimit skips events beyond Limit jobs per Period (per value of
+	// the CEL Key): they are stored but start no job.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+	// Debounce delays a job until Period has passed without another
+	// event (per value of Key); the job runs with the latest event.
+	Debounce *Debounce `json:"debounce,omitempty"`
 	// Timeouts cancel a job that has not started (Start, from creation)
 	// or finished (Finish, from its first start) in time.
 	Timeouts Timeouts `json:"timeouts,omitzero"`
@@ -72,6 +78,19 @@ type Function struct {
 	// OnFailure runs, as the function "<ID>-failure", after a job of this
 	// function failed for good. It is triggered by FailedEvent.
 	OnFailure Handler `json:"-"`
+}
+
+// RateLimit is a function's rate limit.
+type RateLimit struct {
+	Limit  int           `json:"limit"`
+	Period time.Duration `json:"period"`
+	Key    string        `json:"key,omitempty"`
+}
+
+// Debounce is a function's debounce.
+type Debounce struct {
+	Period time.Duration `json:"period"`
+	Key    string        `json:"key,omitempty"`
 }
 
 // Timeouts bound how long a job may wait to start and take to finish.
@@ -149,6 +168,22 @@ func (f *Function) Validate() error {
 	if f.Priority != "" {
 		if _, err := expr.Compile(f.Priority); err != nil {
 			return fmt.Errorf("function %s: priority: %w", f.ID, err)
+		}
+	}
+	if rl := f.RateLimit; rl != nil {
+		if rl.Limit <= 0 || rl.Period <= 0 {
+			return fmt.Errorf("function %s: rate limit needs a positive limit and period", f.ID)
+		}
+		if _, err := expr.Compile(rl.Key); rl.Key != "" && err != nil {
+			return fmt.Errorf("function %s: rate limit key: %w", f.ID, err)
+		}
+	}
+	if d := f.Debounce; d != nil {
+		if d.Period <= 0 {
+			return fmt.Errorf("function %s: debounce needs a positive period", f.ID)
+		}
+		if _, err := expr.Compile(d.Key); d.Key != "" && err != nil {
+			return fmt.Errorf("function %s: debounce key: %w", f.ID, err)
 		}
 	}
 	if f.Timeouts.Start < 0 || f.Timeouts.Finish < 0 {

@@ -137,6 +137,7 @@ func (e *Engine) ingest(ctx context.Context, tx store.Tx, events []*store.Event,
 	}
 	var jobs []*store.Job
 	var jobFns []*Function
+	fc := flowCounts{rate: map[string]int{}, debounced: map[string]*store.Job{}}
 	for _, ev := range fresh {
 		evJSON := EventJSON(ev)
 		for _, f := range e.triggered(ev) {
@@ -148,7 +149,14 @@ func (e *Engine) ingest(ctx context.Context, tx store.Tx, events []*store.Event,
 			if j == nil {
 				continue
 			}
-			if eager && len(j.Limits) == 0 && e.reserve(f) {
+			keep, err := e.flowControl(ctx, tx, f, j, &fc, now)
+			if err != nil {
+				return res, err
+			}
+			if !keep {
+				continue
+			}
+			if eager && len(j.Limits) == 0 && j.Queue == store.QueueReady && e.reserve(f) {
 				e.preLease(j, now)
 				res.eager = append(res.eager, j)
 			}
@@ -444,4 +452,53 @@ func clampPriority(v any) int {
 		return 0
 	}
 	return int(max(-600, min(600, n)))
+}
+
+// flowCounts tracks rate-limited and debounced jobs of one ingest batch.
+type flowCounts struct {
+	rate      map[string]int
+	debounced map[string]*store.Job
+}
+
+// flowControl applies a function's rate limit and debounce to a new job:
+// false means no job is created for it (rate limited, or folded into a
+// pending debounced job).
+func (e *Engine) flowControl(ctx context.Context, tx store.Tx, f *Function, j *store.Job, fc *flowCounts, now int64) (bool, error) {
+	vars := expr.Vars{Event: j.Input}
+	if rl := f.RateLimit; rl != nil {
+		key, _ := expr.Key(rl.Key, vars)
+		if rl.Key == "" {
+			key = ""
+		}
+		j.RateKey = "r:" + key
+		n, err := tx.CountRateKey(ctx, f.ID, j.RateKey, now-rl.Period.Microseconds())
+		if err != nil {
+			return false, err
+		}
+		id := f.ID + "\x00" + j.RateKey
+		if n+fc.rate[id] >= rl.Limit {
+			return false, nil
+		}
+		fc.rate[id]++
+	}
+	if d := f.Debounce; d != nil {
+		key, _ := expr.Key(d.Key, vars)
+		if d.Key == "" {
+			key = ""
+		}
+		j.DebounceKey = "d:" + key
+		runAt := now + d.Period.Microseconds()
+		id := f.ID + "\x00" + j.DebounceKey
+		if pending := fc.debounced[id]; pending != nil { // an earlier event of this batch
+			pending.Input, pending.EventID, pending.RunAt = j.Input, j.EventID, runAt
+			return false, nil
+		}
+		moved, err := tx.Debounce(ctx, f.ID, j.DebounceKey, j.EventID, j.Input, runAt, now)
+		if err != nil || moved {
+			return false, err
+		}
+		j.Queue, j.RunAt = store.QueueScheduled, runAt
+		fc.debounced[id] = j
+	}
+	return true, nil
 }

@@ -51,6 +51,15 @@ type FnConfig struct {
 	Priority    *struct {
 		Run string `json:"run"`
 	} `json:"priority"`
+	RateLimit *struct {
+		Limit  int    `json:"limit"`
+		Period string `json:"period"`
+		Key    string `json:"key"`
+	} `json:"rateLimit"`
+	Debounce *struct {
+		Period string `json:"period"`
+		Key    string `json:"key"`
+	} `json:"debounce"`
 	Timeouts *struct {
 		Start  string `json:"start"`
 		Finish string `json:"finish"`
@@ -109,6 +118,20 @@ func (x *Executor) Functions(req *RegisterRequest) ([]*engine.Function, error) {
 		}
 		if c.Priority != nil {
 			f.Priority = c.Priority.Run
+		}
+		if rl := c.RateLimit; rl != nil {
+			d, err := ParseDuration(rl.Period)
+			if err != nil {
+				return nil, fmt.Errorf("function %s: rateLimit period: %w", c.ID, err)
+			}
+			f.RateLimit = &engine.RateLimit{Limit: rl.Limit, Period: d, Key: rl.Key}
+		}
+		if db := c.Debounce; db != nil {
+			d, err := ParseDuration(db.Period)
+			if err != nil {
+				return nil, fmt.Errorf("function %s: debounce period: %w", c.ID, err)
+			}
+			f.Debounce = &engine.Debounce{Period: d, Key: db.Key}
 		}
 		if c.Timeouts != nil {
 			for spec, dst := range map[string]*time.Duration{c.Timeouts.Start: &f.Timeouts.Start, c.Timeouts.Finish: &f.Timeouts.Finish} {

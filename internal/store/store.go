@@ -90,6 +90,8 @@ type Job struct {
 	ParentJobID     string          `json:"parent_job_id,omitempty"`
 	ParentStepID    string          `json:"parent_step_id,omitempty"`
 	IdempotencyKey  string          `json:"-"`
+	RateKey         string          `json:"-"` // rate limit key (RateLimit)
+	DebounceKey     string          `json:"-"` // debounce key (Debounce)
 	CreatedAt       int64           `json:"created_at"`
 	StartedAt       int64           `json:"started_at,omitempty"`
 	EndedAt         int64           `json:"ended_at,omitempty"`
@@ -262,6 +264,13 @@ type Tx interface {
 	CompleteJobs(ctx context.Context, cs []Completion, now int64) (applied []bool, err error)
 	// GetJob reads one job.
 	GetJob(ctx context.Context, id string) (*Job, error)
+	// CountRateKey counts a function's jobs with the rate key created
+	// after since.
+	CountRateKey(ctx context.Context, fnID, key string, since int64) (int, error)
+	// Debounce finds a function's pending debounced job with the key (one
+	// that has not started) and gives it a new trigger and run time; it
+	// reports false when there is none.
+	Debounce(ctx context.Context, fnID, key, eventID string, input json.RawMessage, runAt, now int64) (bool, error)
 }
 
 // Store is a database errand keeps its state in.

@@ -104,7 +104,8 @@ var jobInsertCols = []Col{{"id", "text"}, {"function_id", "text"}, {"event_id", 
 	{"status", "text"}, {"queue", "text"}, {"attempt", "int"}, {"max_attempts", "int"}, {"priority", "int"},
 	{"part", "text"}, {"limits", "json"}, {"run_at", "bigint"}, {"input", "json"}, {"parent_job_id", "text"},
 	{"parent_step_id", "text"}, {"idempotency_key", "text"}, {"created_at", "bigint"}, {"updated_at", "bigint"},
-	{"lease_owner", "text"}, {"lease_token", "text"}, {"lease_until", "bigint"}, {"started_at", "bigint"}}
+	{"lease_owner", "text"}, {"lease_token", "text"}, {"lease_until", "bigint"}, {"started_at", "bigint"},
+	{"rate_key", "text"}, {"debounce_key", "text"}}
 
 // InsertJobs stores new jobs, skipping duplicates.
 func (t *Tx) InsertJobs(ctx context.Context, jobs []*store.Job) ([]bool, error) {
@@ -121,7 +122,7 @@ func (t *Tx) InsertJobs(ctx context.Context, jobs []*store.Job) ([]bool, error) 
 			"status": j.Status, "queue": j.Queue, "attempt": j.Attempt, "max_attempts": j.MaxAttempts, "priority": j.Priority,
 			"part": j.Part, "limits": limits, "run_at": j.RunAt, "input": j.Input, "parent_job_id": strOrNil(j.ParentJobID),
 			"parent_step_id": strOrNil(j.ParentStepID), "idempotency_key": strOrNil(j.IdempotencyKey),
-			"created_at": j.CreatedAt, "updated_at": j.UpdatedAt}
+			"created_at": j.CreatedAt, "updated_at": j.UpdatedAt, "rate_key": strOrNil(j.RateKey), "debounce_key": strOrNil(j.DebounceKey)}
 		if j.Queue == store.QueueLeased { // inserted already claimed (eager dispatch)
 			recs[i]["lease_owner"], recs[i]["lease_token"] = j.LeaseOwner, j.LeaseToken
 			recs[i]["lease_until"], recs[i]["started_at"] = j.LeaseUntil, j.StartedAt
@@ -316,4 +317,29 @@ func (t *Tx) CompleteJobs(ctx context.Context, cs []store.Completion, now int64)
 // GetJob reads one job inside the transaction.
 func (t *Tx) GetJob(ctx context.Context, id string) (*store.Job, error) {
 	return getJob(ctx, t.C, t.D, id)
+}
+
+// CountRateKey counts recent jobs with a rate key.
+func (t *Tx) CountRateKey(ctx context.Context, fnID, key string, since int64) (int, error) {
+	rows, err := t.query(ctx, `SELECT count(*) FROM errand_jobs WHERE function_id = $1 AND rate_key = $2 AND created_at > $3`, fnID, key, since)
+	if err != nil {
+		return 0, fmt.Errorf("count rate key: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	if rows.Next() {
+		err = rows.Scan(&n)
+	}
+	return n, err
+}
+
+// Debounce moves a pending debounced job to a new trigger and time.
+func (t *Tx) Debounce(ctx context.Context, fnID, key, eventID string, input json.RawMessage, runAt, now int64) (bool, error) {
+	n, err := t.exec(ctx, `UPDATE errand_jobs SET event_id = $3, input = $4, run_at = $5, updated_at = $6
+		WHERE function_id = $1 AND debounce_key = $2 AND queue = 'scheduled' AND started_at IS NULL`,
+		fnID, key, eventID, string(input), runAt, now)
+	if err != nil {
+		return false, fmt.Errorf("debounce: %w", err)
+	}
+	return n > 0, nil
 }
