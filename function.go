@@ -60,6 +60,9 @@ type FunctionOpts struct {
 	// RateLimit starts at most Limit jobs per Period (per value of the CEL
 	// Key, if set); further events start nothing.
 	RateLimit *RateLimit
+	// Throttle starts at most Limit jobs per Period (per value of Key);
+	// the rest wait their turn. Periods are at most 7 days.
+	Throttle *Throttle
 	// Debounce runs one job after Period without a new event (per value
 	// of Key), with the latest event.
 	Debounce *Debounce
@@ -81,6 +84,9 @@ type RateLimit = engine.RateLimit
 
 // Debounce is a function's debounce.
 type Debounce = engine.Debounce
+
+// Throttle is a function's throttle.
+type Throttle = engine.Throttle
 
 // FailedData is the data of the event sent when a job fails for good.
 type FailedData struct {
@@ -137,7 +143,7 @@ func NewFunction[T any, R any](opts FunctionOpts, trigger Trigger, fn func(ctx c
 func NewFunctionTriggers[T any, R any](opts FunctionOpts, triggers []Trigger, fn func(ctx context.Context, in Input[T]) (R, error)) *Function {
 	def := &engine.Function{ID: opts.ID, Name: opts.Name, Retries: -1, Idempotency: opts.Idempotency, OwnerLimit: opts.OwnerLimit,
 		Priority: opts.Priority, Timeouts: engine.Timeouts{Start: opts.TimeoutStart, Finish: opts.TimeoutFinish},
-		RateLimit: opts.RateLimit, Debounce: opts.Debounce}
+		RateLimit: opts.RateLimit, Debounce: opts.Debounce, Throttle: opts.Throttle}
 	if def.Name == "" {
 		def.Name = opts.ID
 	}

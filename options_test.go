@@ -99,3 +99,41 @@ func TestRateLimitAndDebounce(t *testing.T) {
 		}
 	})
 }
+
+// A throttle of 2 per hour starts two jobs and holds the third back.
+func TestThrottleHoldsStarts(t *testing.T) {
+	each(t, func(t *testing.T, start func(*errand.Config) *errand.Client) {
+		fn := errand.NewFunction(errand.FunctionOpts{ID: "throttled", Throttle: &errand.Throttle{Limit: 2, Period: time.Hour}},
+			errand.OnEvent("app/throttled"),
+			func(ctx context.Context, in errand.Input[struct{}]) (string, error) { return "ok", nil })
+		c := start(&errand.Config{Functions: []*errand.Function{fn}})
+		ids, err := c.Send(bg, errand.Event[struct{}]{Name: "app/throttled"}, errand.Event[struct{}]{Name: "app/throttled"},
+			errand.Event[struct{}]{Name: "app/throttled"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		finished := 0
+		var held string
+		for _, id := range ids {
+			js, _ := c.JobsForEvent(bg, id)
+			j, _ := c.Job(bg, js[0])
+			for i := 0; i < 200 && j.Status != errand.StatusFinished; i++ {
+				time.Sleep(10 * time.Millisecond)
+				if j, _ = c.Job(bg, js[0]); j.Status == errand.StatusWaiting && i > 50 {
+					break
+				}
+			}
+			if j.Status == errand.StatusFinished {
+				finished++
+			} else {
+				held = j.ID
+			}
+		}
+		if finished != 2 || held == "" {
+			t.Fatalf("%d jobs finished under a throttle of 2 per hour (want 2, one held)", finished)
+		}
+		if j, _ := c.Job(bg, held); j.Status != errand.StatusWaiting || j.StartedAt != nil {
+			t.Fatalf("held job %+v", j)
+		}
+	})
+}

@@ -59,6 +59,9 @@ type Function struct {
 	// RateLimit skips events beyond Limit jobs per Period (per value of
 	// the CEL Key): they are stored but start no job.
 	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+	// Throttle starts at most Limit jobs per Period (per value of Key);
+	// the others wait their turn.
+	Throttle *Throttle `json:"throttle,omitempty"`
 	// Debounce delays a job until Period has passed without another
 	// event (per value of Key); the job runs with the latest event.
 	Debounce *Debounce `json:"debounce,omitempty"`
@@ -82,6 +85,13 @@ type Function struct {
 
 // RateLimit is a function's rate limit.
 type RateLimit struct {
+	Limit  int           `json:"limit"`
+	Period time.Duration `json:"period"`
+	Key    string        `json:"key,omitempty"`
+}
+
+// Throttle is a function's throttle.
+type Throttle struct {
 	Limit  int           `json:"limit"`
 	Period time.Duration `json:"period"`
 	Key    string        `json:"key,omitempty"`
@@ -176,6 +186,14 @@ func (f *Function) Validate() error {
 		}
 		if _, err := expr.Compile(rl.Key); rl.Key != "" && err != nil {
 			return fmt.Errorf("function %s: rate limit key: %w", f.ID, err)
+		}
+	}
+	if th := f.Throttle; th != nil {
+		if th.Limit <= 0 || th.Period <= 0 || th.Period > 7*24*time.Hour {
+			return fmt.Errorf("function %s: throttle needs a positive limit and a period of at most 7 days", f.ID)
+		}
+		if _, err := expr.Compile(th.Key); th.Key != "" && err != nil {
+			return fmt.Errorf("function %s: throttle key: %w", f.ID, err)
 		}
 	}
 	if d := f.Debounce; d != nil {

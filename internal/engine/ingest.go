@@ -349,6 +349,16 @@ func (e *Engine) newJob(f *Function, ev *store.Event, evJSON json.RawMessage, no
 			partKey, firstKey = v, false
 		}
 	}
+	if th := f.Throttle; th != nil {
+		v := ""
+		if th.Key != "" {
+			var err error
+			if v, err = expr.Key(th.Key, vars); err != nil {
+				return nil, err
+			}
+		}
+		j.Limits = append(j.Limits, store.Limit{Key: "t:" + f.ID + ":" + v, Limit: th.Limit, Period: th.Period.Microseconds()})
+	}
 	ownerLimit := f.OwnerLimit
 	if ownerLimit == 0 {
 		ownerLimit = e.cfg.OwnerLimit

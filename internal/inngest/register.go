@@ -60,6 +60,11 @@ type FnConfig struct {
 		Period string `json:"period"`
 		Key    string `json:"key"`
 	} `json:"debounce"`
+	Throttle *struct {
+		Limit  int    `json:"limit"`
+		Period string `json:"period"`
+		Key    string `json:"key"`
+	} `json:"throttle"`
 	Timeouts *struct {
 		Start  string `json:"start"`
 		Finish string `json:"finish"`
@@ -125,6 +130,13 @@ func (x *Executor) Functions(req *RegisterRequest) ([]*engine.Function, error) {
 				return nil, fmt.Errorf("function %s: rateLimit period: %w", c.ID, err)
 			}
 			f.RateLimit = &engine.RateLimit{Limit: rl.Limit, Period: d, Key: rl.Key}
+		}
+		if th := c.Throttle; th != nil {
+			d, err := ParseDuration(th.Period)
+			if err != nil {
+				return nil, fmt.Errorf("function %s: throttle period: %w", c.ID, err)
+			}
+			f.Throttle = &engine.Throttle{Limit: th.Limit, Period: d, Key: th.Key}
 		}
 		if db := c.Debounce; db != nil {
 			d, err := ParseDuration(db.Period)

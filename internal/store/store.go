@@ -58,10 +58,12 @@ type Event struct {
 	ReceivedAt int64           `json:"received_at"`
 }
 
-// Limit is one concurrency limit a job counts against while it is leased.
+// Limit is one concurrency limit a job counts against while it is leased,
+// or, with a Period, a throttle: at most Limit starts per Period.
 type Limit struct {
-	Key   string `json:"k"`
-	Limit int    `json:"n"`
+	Key    string `json:"k"`
+	Limit  int    `json:"n"`
+	Period int64  `json:"p,omitempty"` // microseconds; 0 for a concurrency limit
 }
 
 // Job is one run of a function for its trigger.

@@ -64,6 +64,9 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) (store.ClaimResult
 			if running, err = db.limitCounts(ctx, c); err != nil {
 				return err
 			}
+			if err := db.throttleCounts(ctx, c, perPart, p.Now, running); err != nil {
+				return err
+			}
 		}
 		picked, cursor := pickRoundRobin(parts, perPart, running, p.N)
 		if len(picked) == 0 {
@@ -71,6 +74,9 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) (store.ClaimResult
 			return nil
 		}
 		res.Jobs, res.Cursor = picked, cursor
+		if err := db.recordStarts(ctx, c, picked, p.Now); err != nil {
+			return err
+		}
 		return db.lease(ctx, c, picked, p)
 	})
 	if err != nil {
@@ -120,6 +126,71 @@ func orderedStrings(rows Rows, err error) ([]string, error) {
 	return out, rows.Err()
 }
 
+// throttleKey is how a throttle's count is kept apart from a concurrency
+// limit's in the running map.
+func throttleKey(l store.Limit) string { return "\x00t:" + l.Key }
+
+// throttleCounts adds, for every throttle among the candidates, the starts
+// within its period.
+func (db *DB) throttleCounts(ctx context.Context, c Conn, perPart [][]*store.Job, now int64, counts map[string]int) error {
+	seen := map[string]bool{}
+	for _, jobs := range perPart {
+		for _, j := range jobs {
+			for _, l := range j.Limits {
+				if l.Period <= 0 || seen[l.Key] {
+					continue
+				}
+				seen[l.Key] = true
+				rows, err := c.Query(ctx, db.D.Q(`SELECT count(*) FROM errand_starts WHERE key = $1 AND started_at > $2`), l.Key, now-l.Period)
+				if err != nil {
+					return fmt.Errorf("count throttled starts: %w", err)
+				}
+				n := 0
+				if rows.Next() {
+					err = rows.Scan(&n)
+				}
+				rows.Close()
+				if err != nil {
+					return err
+				}
+				counts[throttleKey(l)] = n
+			}
+		}
+	}
+	return nil
+}
+
+// recordStarts notes the start of every throttled job being leased.
+func (db *DB) recordStarts(ctx context.Context, c Conn, jobs []*store.Job, now int64) error {
+	var keys []string // as records {"k": key}
+	for _, j := range jobs {
+		if j.StartedAt != 0 {
+			continue // a throttle counts first starts only
+		}
+		for _, l := range j.Limits {
+			if l.Period > 0 {
+				keys = append(keys, l.Key)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	recs := make([]map[string]string, len(keys))
+	for i, k := range keys {
+		recs[i] = map[string]string{"k": k}
+	}
+	arg, err := jsonArg(recs)
+	if err != nil {
+		return err
+	}
+	_, err = c.Exec(ctx, db.D.Q(`INSERT INTO errand_starts (key, started_at) SELECT k, $2 FROM `+db.D.Records("$1", Col{"k", "text"})), arg, now)
+	if err != nil {
+		return fmt.Errorf("record throttled starts: %w", err)
+	}
+	return nil
+}
+
 func (db *DB) limitCounts(ctx context.Context, c Conn) (map[string]int, error) {
 	rows, err := c.Query(ctx, db.D.LimitCounts)
 	if err != nil {
@@ -160,6 +231,12 @@ func pickRoundRobin(parts []string, perPart [][]*store.Job, running map[string]i
 				continue
 			}
 			for _, l := range j.Limits {
+				if l.Period > 0 {
+					if j.StartedAt == 0 {
+						running[throttleKey(l)]++
+					}
+					continue
+				}
 				running[l.Key]++
 			}
 			picked = append(picked, j)
@@ -177,7 +254,12 @@ func pickRoundRobin(parts []string, perPart [][]*store.Job, running map[string]i
 
 func fits(j *store.Job, running map[string]int) bool {
 	for _, l := range j.Limits {
-		if l.Limit > 0 && running[l.Key] >= l.Limit {
+		switch {
+		case l.Period > 0:
+			if j.StartedAt == 0 && running[throttleKey(l)] >= l.Limit {
+				return false
+			}
+		case l.Limit > 0 && running[l.Key] >= l.Limit:
 			return false
 		}
 	}

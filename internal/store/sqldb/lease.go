@@ -126,6 +126,10 @@ func (db *DB) Promote(ctx context.Context, now int64) (int, error) {
 		if _, err := c.Exec(ctx, db.D.Q(`DELETE FROM errand_waits WHERE expires_at > 0 AND expires_at <= $1`), now); err != nil {
 			return err
 		}
+		// Throttle periods are at most a week.
+		if _, err := c.Exec(ctx, db.D.Q(`DELETE FROM errand_starts WHERE started_at < $1`), now-7*24*3600*1_000_000); err != nil {
+			return err
+		}
 		total = n + m
 		return nil
 	})
