@@ -60,6 +60,9 @@ type FunctionOpts struct {
 	// RateLimit starts at most Limit jobs per Period (per value of the CEL
 	// Key, if set); further events start nothing.
 	RateLimit *RateLimit
+	// Batch collects events into one job (Input.Events): it starts with
+	// MaxSize events, or with what it has Timeout after the first.
+	Batch *Batch
 	// Throttle starts at most Limit jobs per Period (per value of Key);
 	// the rest wait their turn. Periods are at most 7 days.
 	Throttle *Throttle
@@ -88,6 +91,9 @@ type Debounce = engine.Debounce
 // Throttle is a function's throttle.
 type Throttle = engine.Throttle
 
+// Batch is a function's event batching.
+type Batch = engine.Batch
+
 // FailedData is the data of the event sent when a job fails for good.
 type FailedData struct {
 	FunctionID string          `json:"function_id"`
@@ -103,6 +109,9 @@ type ErrorInfo = engine.ErrorJSON
 type Input[T any] struct {
 	// Event is the trigger, decoded.
 	Event Event[T]
+	// Events are the triggers of a batched function (FunctionOpts.Batch);
+	// otherwise Event alone.
+	Events []Event[T]
 	// Job describes the running job.
 	Job JobInfo
 }
@@ -143,7 +152,7 @@ func NewFunction[T any, R any](opts FunctionOpts, trigger Trigger, fn func(ctx c
 func NewFunctionTriggers[T any, R any](opts FunctionOpts, triggers []Trigger, fn func(ctx context.Context, in Input[T]) (R, error)) *Function {
 	def := &engine.Function{ID: opts.ID, Name: opts.Name, Retries: -1, Idempotency: opts.Idempotency, OwnerLimit: opts.OwnerLimit,
 		Priority: opts.Priority, Timeouts: engine.Timeouts{Start: opts.TimeoutStart, Finish: opts.TimeoutFinish},
-		RateLimit: opts.RateLimit, Debounce: opts.Debounce, Throttle: opts.Throttle}
+		RateLimit: opts.RateLimit, Debounce: opts.Debounce, Throttle: opts.Throttle, Batch: opts.Batch}
 	if def.Name == "" {
 		def.Name = opts.ID
 	}
@@ -175,7 +184,15 @@ func handler[T any, R any](fn func(ctx context.Context, in Input[T]) (R, error))
 		if err != nil {
 			return nil, NonRetriable(err)
 		}
-		in := Input[T]{Event: ev, Job: JobInfo{ID: r.Job.ID, FunctionID: r.Job.FunctionID, Owner: r.Job.Owner,
+		var evs []Event[T]
+		for _, raw := range r.Events() {
+			e, err := decodeEvent[T](raw)
+			if err != nil {
+				return nil, NonRetriable(err)
+			}
+			evs = append(evs, e)
+		}
+		in := Input[T]{Event: ev, Events: evs, Job: JobInfo{ID: r.Job.ID, FunctionID: r.Job.FunctionID, Owner: r.Job.Owner,
 			Attempt: r.Attempt, Token: r.Token, User: r.User}}
 		out, err := fn(ctx, in)
 		if err != nil {

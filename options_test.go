@@ -137,3 +137,39 @@ func TestThrottleHoldsStarts(t *testing.T) {
 		}
 	})
 }
+
+func TestBatchEvents(t *testing.T) {
+	each(t, func(t *testing.T, start func(*errand.Config) *errand.Client) {
+		fn := errand.NewFunction(errand.FunctionOpts{ID: "batched", Batch: &errand.Batch{MaxSize: 3, Timeout: time.Hour}},
+			errand.OnEvent("app/item"),
+			func(ctx context.Context, in errand.Input[map[string]int]) (int, error) {
+				sum := 0
+				for _, e := range in.Events {
+					sum += e.Data["n"]
+				}
+				return sum, nil
+			})
+		c := start(&errand.Config{Functions: []*errand.Function{fn}})
+		// Two events in one call and one in another make one full batch;
+		// a fourth starts a new batch that waits for more.
+		if _, err := c.Send(bg, errand.Event[map[string]int]{Name: "app/item", Data: map[string]int{"n": 1}},
+			errand.Event[map[string]int]{Name: "app/item", Data: map[string]int{"n": 2}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Send(bg, errand.Event[map[string]int]{Name: "app/item", Data: map[string]int{"n": 4}},
+			errand.Event[map[string]int]{Name: "app/item", Data: map[string]int{"n": 8}}); err != nil {
+			t.Fatal(err)
+		}
+		page, _ := c.Jobs(bg, errand.JobsFilter{Function: "batched"})
+		if len(page.Jobs) != 2 {
+			t.Fatalf("%d batch jobs, want 2", len(page.Jobs))
+		}
+		full := page.Jobs[1] // oldest first in this list's reverse order
+		if j := errandtest.WaitJob(t, c, full.ID); string(j.Output) != "7" {
+			t.Fatalf("full batch summed %s, want 7", j.Output)
+		}
+		if j, _ := c.Job(bg, page.Jobs[0].ID); j.Status != errand.StatusWaiting {
+			t.Fatalf("the second batch should wait for more events: %+v", j)
+		}
+	})
+}

@@ -62,6 +62,9 @@ type Function struct {
 	// Throttle starts at most Limit jobs per Period (per value of Key);
 	// the others wait their turn.
 	Throttle *Throttle `json:"throttle,omitempty"`
+	// Batch collects events into one job: it starts with MaxSize events,
+	// or with what it has Timeout after the first (per value of Key).
+	Batch *Batch `json:"batch,omitempty"`
 	// Debounce delays a job until Period has passed without another
 	// event (per value of Key); the job runs with the latest event.
 	Debounce *Debounce `json:"debounce,omitempty"`
@@ -88,6 +91,13 @@ type RateLimit struct {
 	Limit  int           `json:"limit"`
 	Period time.Duration `json:"period"`
 	Key    string        `json:"key,omitempty"`
+}
+
+// Batch is a function's event batching.
+type Batch struct {
+	MaxSize int           `json:"max_size"`
+	Timeout time.Duration `json:"timeout"`
+	Key     string        `json:"key,omitempty"`
 }
 
 // Throttle is a function's throttle.
@@ -186,6 +196,14 @@ func (f *Function) Validate() error {
 		}
 		if _, err := expr.Compile(rl.Key); rl.Key != "" && err != nil {
 			return fmt.Errorf("function %s: rate limit key: %w", f.ID, err)
+		}
+	}
+	if b := f.Batch; b != nil {
+		if b.MaxSize < 1 || b.MaxSize > 1000 || b.Timeout <= 0 {
+			return fmt.Errorf("function %s: batch needs a max size from 1 to 1000 and a positive timeout", f.ID)
+		}
+		if _, err := expr.Compile(b.Key); b.Key != "" && err != nil {
+			return fmt.Errorf("function %s: batch key: %w", f.ID, err)
 		}
 	}
 	if th := f.Throttle; th != nil {

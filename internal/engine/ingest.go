@@ -137,7 +137,7 @@ func (e *Engine) ingest(ctx context.Context, tx store.Tx, events []*store.Event,
 	}
 	var jobs []*store.Job
 	var jobFns []*Function
-	fc := flowCounts{rate: map[string]int{}, debounced: map[string]*store.Job{}}
+	fc := flowCounts{rate: map[string]int{}, debounced: map[string]*store.Job{}, batches: map[string]*store.Job{}}
 	for _, ev := range fresh {
 		evJSON := EventJSON(ev)
 		for _, f := range e.triggered(ev) {
@@ -468,6 +468,7 @@ func clampPriority(v any) int {
 type flowCounts struct {
 	rate      map[string]int
 	debounced map[string]*store.Job
+	batches   map[string]*store.Job
 }
 
 // flowControl applies a function's rate limit and debounce to a new job:
@@ -509,6 +510,34 @@ func (e *Engine) flowControl(ctx context.Context, tx store.Tx, f *Function, j *s
 		}
 		j.Queue, j.RunAt = store.QueueScheduled, runAt
 		fc.debounced[id] = j
+	}
+	if b := f.Batch; b != nil {
+		key, _ := expr.Key(b.Key, vars)
+		if b.Key == "" {
+			key = ""
+		}
+		j.BatchKey = "b:" + key
+		id := f.ID + "\x00" + j.BatchKey
+		if pending := fc.batches[id]; pending != nil { // an earlier event of this batch
+			var evs []json.RawMessage
+			_ = json.Unmarshal(pending.Batch, &evs)
+			evs = append(evs, j.Input)
+			pending.Batch, _ = json.Marshal(evs)
+			if len(evs) >= b.MaxSize {
+				pending.Queue, pending.RunAt = store.QueueReady, now
+				delete(fc.batches, id)
+			}
+			return false, nil
+		}
+		added, err := tx.AppendBatch(ctx, f.ID, j.BatchKey, j.Input, b.MaxSize, now)
+		if err != nil || added {
+			return false, err
+		}
+		j.Batch, _ = json.Marshal([]json.RawMessage{j.Input})
+		if b.MaxSize > 1 {
+			j.Queue, j.RunAt = store.QueueScheduled, now+b.Timeout.Microseconds()
+			fc.batches[id] = j
+		}
 	}
 	return true, nil
 }

@@ -48,6 +48,16 @@ func RunFrom(ctx context.Context) (*Run, bool) {
 	return r, ok
 }
 
+// Events returns the job's trigger events: the batch of a batched job,
+// else the one trigger.
+func (r *Run) Events() []json.RawMessage {
+	var evs []json.RawMessage
+	if len(r.Job.Batch) > 0 && json.Unmarshal(r.Job.Batch, &evs) == nil && len(evs) > 0 {
+		return evs
+	}
+	return []json.RawMessage{r.Job.Input}
+}
+
 // stepID makes a repeated step name unique: name, name:1, name:2, ...
 func (r *Run) stepID(name string) string {
 	n := r.counts[name]

@@ -265,7 +265,11 @@ func (x *Executor) body(ctx context.Context, f *engine.Function, r *engine.Run, 
 	if env == "" {
 		env = "dev"
 	}
-	req := request{Event: event, Events: []json.RawMessage{event}, Steps: steps, Version: 1,
+	events := r.Events()
+	if len(events) == 1 {
+		events = []json.RawMessage{event} // with the owner's token, as in event
+	}
+	req := request{Event: event, Events: events, Steps: steps, Version: 1,
 		Ctx: callCtx{RunID: r.Job.ID, Env: env, StepID: stepID, Attempt: r.Attempt, MaxAttempts: r.Job.MaxAttempts,
 			Stack: stack{Stack: order, Current: len(order)}}}
 	raw, err := json.Marshal(req)

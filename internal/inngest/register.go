@@ -60,6 +60,11 @@ type FnConfig struct {
 		Period string `json:"period"`
 		Key    string `json:"key"`
 	} `json:"debounce"`
+	BatchEvents *struct {
+		MaxSize int    `json:"maxSize"`
+		Timeout string `json:"timeout"`
+		Key     string `json:"key"`
+	} `json:"batchEvents"`
 	Throttle *struct {
 		Limit  int    `json:"limit"`
 		Period string `json:"period"`
@@ -130,6 +135,13 @@ func (x *Executor) Functions(req *RegisterRequest) ([]*engine.Function, error) {
 				return nil, fmt.Errorf("function %s: rateLimit period: %w", c.ID, err)
 			}
 			f.RateLimit = &engine.RateLimit{Limit: rl.Limit, Period: d, Key: rl.Key}
+		}
+		if b := c.BatchEvents; b != nil {
+			d, err := ParseDuration(b.Timeout)
+			if err != nil {
+				return nil, fmt.Errorf("function %s: batchEvents timeout: %w", c.ID, err)
+			}
+			f.Batch = &engine.Batch{MaxSize: b.MaxSize, Timeout: d, Key: b.Key}
 		}
 		if th := c.Throttle; th != nil {
 			d, err := ParseDuration(th.Period)

@@ -94,6 +94,9 @@ type Job struct {
 	IdempotencyKey  string          `json:"-"`
 	RateKey         string          `json:"-"` // rate limit key (RateLimit)
 	DebounceKey     string          `json:"-"` // debounce key (Debounce)
+	BatchKey        string          `json:"-"` // batch key (event batching)
+	// Batch holds the events of a batch job (a JSON array), else nil.
+	Batch json.RawMessage `json:"batch,omitempty"`
 	CreatedAt       int64           `json:"created_at"`
 	StartedAt       int64           `json:"started_at,omitempty"`
 	EndedAt         int64           `json:"ended_at,omitempty"`
@@ -269,6 +272,10 @@ type Tx interface {
 	// CountRateKey counts a function's jobs with the rate key created
 	// after since.
 	CountRateKey(ctx context.Context, fnID, key string, since int64) (int, error)
+	// AppendBatch adds an event to a function's pending batch job with the
+	// key (one that has not started) and makes it ready once it holds max
+	// events; it reports false when there is no such batch.
+	AppendBatch(ctx context.Context, fnID, key string, event json.RawMessage, max int, now int64) (bool, error)
 	// Debounce finds a function's pending debounced job with the key (one
 	// that has not started) and gives it a new trigger and run time; it
 	// reports false when there is none.

@@ -62,6 +62,8 @@ export function suite(sdk) {
       return { id: u.id ?? null, status: res.status, email: me.email ?? null };
     }),
     ...(sdk.supports.concurrency ? {
+      batch: sdk.fn({ id: 'batch', batchEvents: { maxSize: 2, timeout: '10s' } }, 'app/item',
+        async ({ events }) => events.reduce((sum, e) => sum + e.data.n, 0)),
       late: sdk.fn({ id: 'late', timeouts: { finish: '1s' }, priority: { run: 'event.data.p' } }, 'app/late', async ({ step }) => {
         await step.sleep('long', '2s');
         return 'too late';
@@ -131,6 +133,14 @@ export function suite(sdk) {
   });
 
   if (sdk.supports.concurrency) {
+    test(`${sdk.gen}: batchEvents hands one job the batch`, async () => {
+      const a = await send('app/item', { n: 1 });
+      await send('app/item', { n: 2 });
+      const job = await until('the batch', async () => (await jobsFor(a)).find(ended));
+      assert.equal(job.status, 'finished', JSON.stringify(job));
+      assert.equal(job.output, 3);
+    });
+
     test(`${sdk.gen}: timeouts.finish cancels a job that runs too long`, async () => {
       const ev = await send('app/late', { p: 10 });
       const job = await until('late', async () => (await jobsFor(ev)).find(ended));

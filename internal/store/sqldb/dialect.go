@@ -27,6 +27,10 @@ type Dialect struct {
 	ForUpdate string
 	// LimitCounts counts leased jobs per concurrency key.
 	LimitCounts string
+	// AppendBatch appends the JSON value $3 to errand_jobs.batch of the
+	// pending batch of function $1 with key $2, making it ready at $5 when
+	// it reaches $4 events.
+	AppendBatch string
 
 	mu    sync.Mutex
 	cache map[string]string
@@ -107,6 +111,10 @@ func Postgres() *Dialect {
 		ForUpdate:   "FOR UPDATE SKIP LOCKED",
 		LimitCounts: `SELECT l->>'k', count(*) FROM errand_jobs j, jsonb_array_elements(j.limits) l
 			WHERE j.queue = 'leased' AND j.limits IS NOT NULL GROUP BY 1`,
+		AppendBatch: `UPDATE errand_jobs SET batch = batch || jsonb_build_array($3::jsonb),
+			queue = CASE WHEN jsonb_array_length(batch) + 1 >= $4 THEN 'ready' ELSE queue END,
+			run_at = CASE WHEN jsonb_array_length(batch) + 1 >= $4 THEN $5 ELSE run_at END, updated_at = $5
+			WHERE function_id = $1 AND batch_key = $2 AND queue = 'scheduled' AND started_at IS NULL`,
 	}
 }
 
@@ -117,5 +125,9 @@ func SQLite() *Dialect {
 		Placeholder: "?",
 		LimitCounts: `SELECT l.value ->> '$.k', count(*) FROM errand_jobs j, json_each(j.limits) l
 			WHERE j.queue = 'leased' AND j.limits IS NOT NULL GROUP BY 1`,
+		AppendBatch: `UPDATE errand_jobs SET batch = json_insert(batch, '$[#]', json($3)),
+			queue = CASE WHEN json_array_length(batch) + 1 >= $4 THEN 'ready' ELSE queue END,
+			run_at = CASE WHEN json_array_length(batch) + 1 >= $4 THEN $5 ELSE run_at END, updated_at = $5
+			WHERE function_id = $1 AND batch_key = $2 AND queue = 'scheduled' AND started_at IS NULL`,
 	}
 }

@@ -14,16 +14,16 @@ const jobCols = `id, function_id, event_id, COALESCE(owner, ''), status, queue, 
 	limits, run_at, COALESCE(lease_owner, ''), COALESCE(lease_token, ''), COALESCE(lease_until, 0), cancel_requested,
 	input, output, error, progress, COALESCE(progress_message, ''), COALESCE(parent_job_id, ''),
 	COALESCE(parent_step_id, ''), COALESCE(idempotency_key, ''), created_at, COALESCE(started_at, 0),
-	COALESCE(ended_at, 0), updated_at`
+	COALESCE(ended_at, 0), updated_at, batch`
 
 func scanJob(rows Rows) (*store.Job, error) {
 	j := &store.Job{}
 	var status, queue string
-	var limits, input, output, errJSON []byte
+	var limits, input, output, errJSON, batch []byte
 	err := rows.Scan(&j.ID, &j.FunctionID, &j.EventID, &j.Owner, &status, &queue, &j.Attempt, &j.MaxAttempts,
 		&j.Priority, &j.Part, &limits, &j.RunAt, &j.LeaseOwner, &j.LeaseToken, &j.LeaseUntil, &j.CancelRequested,
 		&input, &output, &errJSON, &j.Progress, &j.ProgressMessage, &j.ParentJobID, &j.ParentStepID,
-		&j.IdempotencyKey, &j.CreatedAt, &j.StartedAt, &j.EndedAt, &j.UpdatedAt)
+		&j.IdempotencyKey, &j.CreatedAt, &j.StartedAt, &j.EndedAt, &j.UpdatedAt, &batch)
 	if err != nil {
 		return nil, fmt.Errorf("scan job: %w", err)
 	}
@@ -33,7 +33,7 @@ func scanJob(rows Rows) (*store.Job, error) {
 			return nil, fmt.Errorf("decode limits of job %s: %w", j.ID, err)
 		}
 	}
-	j.Input, j.Output, j.Error = dup(input), dup(output), dup(errJSON)
+	j.Input, j.Output, j.Error, j.Batch = dup(input), dup(output), dup(errJSON), dup(batch)
 	return j, nil
 }
 

@@ -105,7 +105,7 @@ var jobInsertCols = []Col{{"id", "text"}, {"function_id", "text"}, {"event_id", 
 	{"part", "text"}, {"limits", "json"}, {"run_at", "bigint"}, {"input", "json"}, {"parent_job_id", "text"},
 	{"parent_step_id", "text"}, {"idempotency_key", "text"}, {"created_at", "bigint"}, {"updated_at", "bigint"},
 	{"lease_owner", "text"}, {"lease_token", "text"}, {"lease_until", "bigint"}, {"started_at", "bigint"},
-	{"rate_key", "text"}, {"debounce_key", "text"}}
+	{"rate_key", "text"}, {"debounce_key", "text"}, {"batch_key", "text"}, {"batch", "json"}}
 
 // InsertJobs stores new jobs, skipping duplicates.
 func (t *Tx) InsertJobs(ctx context.Context, jobs []*store.Job) ([]bool, error) {
@@ -122,7 +122,8 @@ func (t *Tx) InsertJobs(ctx context.Context, jobs []*store.Job) ([]bool, error) 
 			"status": j.Status, "queue": j.Queue, "attempt": j.Attempt, "max_attempts": j.MaxAttempts, "priority": j.Priority,
 			"part": j.Part, "limits": limits, "run_at": j.RunAt, "input": j.Input, "parent_job_id": strOrNil(j.ParentJobID),
 			"parent_step_id": strOrNil(j.ParentStepID), "idempotency_key": strOrNil(j.IdempotencyKey),
-			"created_at": j.CreatedAt, "updated_at": j.UpdatedAt, "rate_key": strOrNil(j.RateKey), "debounce_key": strOrNil(j.DebounceKey)}
+			"created_at": j.CreatedAt, "updated_at": j.UpdatedAt, "rate_key": strOrNil(j.RateKey), "debounce_key": strOrNil(j.DebounceKey),
+			"batch_key": strOrNil(j.BatchKey), "batch": rawOrNil(j.Batch)}
 		if j.Queue == store.QueueLeased { // inserted already claimed (eager dispatch)
 			recs[i]["lease_owner"], recs[i]["lease_token"] = j.LeaseOwner, j.LeaseToken
 			recs[i]["lease_until"], recs[i]["started_at"] = j.LeaseUntil, j.StartedAt
@@ -340,6 +341,15 @@ func (t *Tx) Debounce(ctx context.Context, fnID, key, eventID string, input json
 		fnID, key, eventID, string(input), runAt, now)
 	if err != nil {
 		return false, fmt.Errorf("debounce: %w", err)
+	}
+	return n > 0, nil
+}
+
+// AppendBatch adds an event to a pending batch job.
+func (t *Tx) AppendBatch(ctx context.Context, fnID, key string, event json.RawMessage, max int, now int64) (bool, error) {
+	n, err := t.exec(ctx, t.D.AppendBatch, fnID, key, string(event), max, now)
+	if err != nil {
+		return false, fmt.Errorf("append to batch: %w", err)
 	}
 	return n > 0, nil
 }
