@@ -96,11 +96,11 @@ type Job struct {
 	DebounceKey     string          `json:"-"` // debounce key (Debounce)
 	BatchKey        string          `json:"-"` // batch key (event batching)
 	// Batch holds the events of a batch job (a JSON array), else nil.
-	Batch json.RawMessage `json:"batch,omitempty"`
-	CreatedAt       int64           `json:"created_at"`
-	StartedAt       int64           `json:"started_at,omitempty"`
-	EndedAt         int64           `json:"ended_at,omitempty"`
-	UpdatedAt       int64           `json:"updated_at"`
+	Batch     json.RawMessage `json:"batch,omitempty"`
+	CreatedAt int64           `json:"created_at"`
+	StartedAt int64           `json:"started_at,omitempty"`
+	EndedAt   int64           `json:"ended_at,omitempty"`
+	UpdatedAt int64           `json:"updated_at"`
 	// Resumed is set by Claim when the job had started before, so it may
 	// have memoized steps; a first run skips reading them.
 	Resumed bool `json:"-"`
