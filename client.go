@@ -14,6 +14,7 @@ import (
 
 	"github.com/errand-dev/errand/internal/auth"
 	"github.com/errand-dev/errand/internal/engine"
+	"github.com/errand-dev/errand/internal/inngest"
 	"github.com/errand-dev/errand/internal/store"
 	"github.com/errand-dev/errand/internal/store/dial"
 	"github.com/errand-dev/errand/internal/store/postgres"
@@ -70,6 +71,7 @@ type Client struct {
 	db     *sqldb.DB
 	eng    *engine.Engine
 	auth   *auth.Service
+	exec   *inngest.Executor
 	remote *remote
 }
 
@@ -110,7 +112,8 @@ func NewClient(ctx context.Context, cfg *Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	ecfg := engine.Config{Store: db, Logger: cfg.Logger, Workers: cfg.Workers,
+	c.exec = &inngest.Executor{}
+	ecfg := engine.Config{Store: db, Logger: cfg.Logger, Workers: cfg.Workers, RemoteHandler: c.exec.Handler,
 		LeaseDuration: cfg.LeaseDuration, PollInterval: cfg.PollInterval, OwnerLimit: cfg.OwnerLimit, Backoff: cfg.Backoff}
 	if cfg.JWTSecret != "" {
 		keys, err := auth.NewKeys(auth.KeyConfig{Secret: cfg.JWTSecret})

@@ -10,7 +10,8 @@ import (
 
 // Handler returns errand's HTTP API for an embedded client, to mount in
 // your own server: POST /e/{key}, /v1/jobs (each user sees their own),
-// live streams, and with Config.JWTSecret the /auth/v1 accounts API.
+// live streams, /fn/register for apps serving functions over HTTP, and
+// with Config.JWTSecret the /auth/v1 accounts API.
 // Config.EventKey, if set, is the only event key accepted.
 func (c *Client) Handler() http.Handler {
 	if c.eng == nil {
@@ -21,7 +22,7 @@ func (c *Client) Handler() http.Handler {
 		keys = []string{c.cfg.EventKey}
 	}
 	return httpapi.New(httpapi.Config{Engine: c.eng, Store: c.db, Metrics: metrics.New(c.db), Logger: c.cfg.Logger,
-		EventKeys: keys, Auth: c.auth})
+		EventKeys: keys, Auth: c.auth, Inngest: c.exec})
 }
 
 // APIKeys returns the anon and service keys of an embedded client with

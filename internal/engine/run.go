@@ -29,13 +29,67 @@ type Run struct {
 	// User is the owner as the accounts API shows them (owned jobs only).
 	User json.RawMessage
 
-	e      *Engine
+	be     Backend
 	fn     *Function
 	lease  store.Lease
 	memo   map[string]*store.Step
 	loaded bool
 	counts map[string]int
 }
+
+// Backend is what a Run stores its steps with and acts through: the
+// engine for jobs it runs, or an SDK serve handler that answers the
+// Inngest protocol (its SaveStep ends the call with an operation).
+type Backend interface {
+	Steps(ctx context.Context, jobID string) ([]*store.Step, error)
+	SaveStep(ctx context.Context, l store.Lease, s *store.Step, attempt int, w *store.Wait) error
+	Progress(ctx context.Context, l store.Lease, fraction float64, message string) error
+	Send(ctx context.Context, events []*store.Event) ([]string, error)
+	Invoke(ctx context.Context, f *Function, ev *store.Event, parentJob, parentStep string) error
+	Function(id string) (*Function, bool)
+	Now() int64
+}
+
+// NewRun makes a Run outside the engine, for a serve handler: memo holds
+// the steps the caller already finished.
+func NewRun(job *store.Job, attempt int, token string, be Backend) *Run {
+	job.Resumed = true
+	return &Run{Job: job, Attempt: attempt, Token: token, be: be, counts: map[string]int{}, memo: map[string]*store.Step{}}
+}
+
+// engineBackend is the engine as a Run's backend.
+type engineBackend struct{ e *Engine }
+
+func (b engineBackend) Steps(ctx context.Context, jobID string) ([]*store.Step, error) {
+	return b.e.st.Steps(ctx, jobID)
+}
+
+func (b engineBackend) SaveStep(ctx context.Context, l store.Lease, s *store.Step, attempt int, w *store.Wait) error {
+	return b.e.st.SaveStep(ctx, l, s, attempt, w)
+}
+
+func (b engineBackend) Progress(ctx context.Context, l store.Lease, fraction float64, message string) error {
+	if err := b.e.st.ReportProgress(ctx, l, fraction, message, b.e.now()); err != nil {
+		return err
+	}
+	b.e.changed(l.JobID)
+	return nil
+}
+
+func (b engineBackend) Send(ctx context.Context, events []*store.Event) ([]string, error) {
+	res, err := b.e.Send(ctx, events)
+	if err != nil {
+		return nil, err
+	}
+	return res.IDs, nil
+}
+
+func (b engineBackend) Invoke(ctx context.Context, f *Function, ev *store.Event, parentJob, parentStep string) error {
+	return b.e.invoke(ctx, f, ev, parentJob, parentStep)
+}
+
+func (b engineBackend) Function(id string) (*Function, bool) { return b.e.Function(id) }
+func (b engineBackend) Now() int64                           { return b.e.now() }
 
 type runKey struct{}
 
@@ -72,7 +126,7 @@ func (r *Run) memoized(ctx context.Context, id string) (*store.Step, error) {
 	if !r.loaded {
 		r.loaded = true
 		if r.Job.Resumed {
-			steps, err := r.e.st.Steps(ctx, r.Job.ID)
+			steps, err := r.be.Steps(ctx, r.Job.ID)
 			if err != nil {
 				return nil, err
 			}
@@ -86,7 +140,7 @@ func (r *Run) memoized(ctx context.Context, id string) (*store.Step, error) {
 
 func (r *Run) save(ctx context.Context, s *store.Step, w *store.Wait) error {
 	s.JobID = r.Job.ID
-	if err := r.e.st.SaveStep(ctx, r.lease, s, r.Attempt, w); err != nil {
+	if err := r.be.SaveStep(ctx, r.lease, s, r.Attempt, w); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			return fmt.Errorf("step %s: %w", s.ID, err)
 		}
@@ -117,14 +171,14 @@ func (r *Run) Step(ctx context.Context, name string, fn func(context.Context) (j
 	if s != nil && s.Status != store.StepWaiting {
 		return r.memoResult(s)
 	}
-	start := r.e.now()
+	start := r.be.Now()
 	out, err := fn(ctx)
 	if err != nil {
 		var nr *NonRetriableError
 		if errors.As(err, &nr) || r.Attempt+1 >= r.Job.MaxAttempts {
 			// The step failed for good: record it for the timeline.
 			fail := &store.Step{ID: id, Name: name, Kind: "run", Status: store.StepFailed, Error: errorJSON(err, ""),
-				Attempts: r.Attempt + 1, StartedAt: start, EndedAt: r.e.now()}
+				Attempts: r.Attempt + 1, StartedAt: start, EndedAt: r.be.Now()}
 			if serr := r.save(ctx, fail, nil); serr != nil {
 				return nil, errors.Join(err, serr)
 			}
@@ -137,7 +191,7 @@ func (r *Run) Step(ctx context.Context, name string, fn func(context.Context) (j
 	attempts := r.Attempt + 1
 	r.Attempt = 0
 	done := &store.Step{ID: id, Name: name, Kind: "run", Status: store.StepDone, Output: out, Attempts: attempts,
-		StartedAt: start, EndedAt: r.e.now()}
+		StartedAt: start, EndedAt: r.be.Now()}
 	if err := r.save(ctx, done, nil); err != nil {
 		return nil, err
 	}
@@ -157,7 +211,7 @@ func (r *Run) sleepUntil(ctx context.Context, id, name string, t time.Time) erro
 	if s != nil && s.Status != store.StepWaiting {
 		return nil
 	}
-	now := r.e.now()
+	now := r.be.Now()
 	wake := t.UnixMicro()
 	if s != nil {
 		wake = s.WakeAt
@@ -198,7 +252,7 @@ func (r *Run) WaitForEvent(ctx context.Context, name, event, ifExpr string, time
 		}
 		return s.Output, nil
 	}
-	now := r.e.now()
+	now := r.be.Now()
 	if s == nil {
 		expires := now + timeout.Microseconds()
 		st := &store.Step{ID: id, Name: name, Kind: "waitForEvent", Status: store.StepWaiting, StartedAt: now, WakeAt: expires}
@@ -230,11 +284,11 @@ func (r *Run) SendEvent(ctx context.Context, name string, events []*store.Event)
 			}
 			ev.Owner = r.Job.Owner
 		}
-		res, err := r.e.Send(ctx, events)
+		ids, err := r.be.Send(ctx, events)
 		if err != nil {
 			return nil, err
 		}
-		return json.Marshal(res.IDs)
+		return json.Marshal(ids)
 	})
 	if err != nil {
 		return nil, err
@@ -253,7 +307,7 @@ func (r *Run) stepAs(ctx context.Context, id, name, kind string, fn func(context
 	if s != nil && s.Status != store.StepWaiting {
 		return r.memoResult(s)
 	}
-	start := r.e.now()
+	start := r.be.Now()
 	out, err := fn(ctx)
 	if err != nil {
 		return nil, err
@@ -261,7 +315,7 @@ func (r *Run) stepAs(ctx context.Context, id, name, kind string, fn func(context
 	attempts := r.Attempt + 1
 	r.Attempt = 0
 	return out, r.save(ctx, &store.Step{ID: id, Name: name, Kind: kind, Status: store.StepDone, Output: out,
-		Attempts: attempts, StartedAt: start, EndedAt: r.e.now()}, nil)
+		Attempts: attempts, StartedAt: start, EndedAt: r.be.Now()}, nil)
 }
 
 func (r *Run) derivedID(salt string) string {
@@ -284,11 +338,11 @@ func (r *Run) Invoke(ctx context.Context, name, fnID string, data json.RawMessag
 	if s != nil && s.Status != store.StepWaiting {
 		return r.memoResult(s)
 	}
-	f, ok := r.e.Function(fnID)
+	f, ok := r.be.Function(fnID)
 	if !ok {
 		return nil, &NonRetriableError{fmt.Errorf("invoke: no function %q is registered", fnID)}
 	}
-	now := r.e.now()
+	now := r.be.Now()
 	wake := now + (10 * 365 * 24 * time.Hour).Microseconds()
 	if timeout > 0 {
 		wake = now + timeout.Microseconds()
@@ -315,7 +369,7 @@ func (r *Run) Invoke(ctx context.Context, name, fnID string, data json.RawMessag
 	// The child's event id is derived from this step, so a resumed
 	// execution re-sending it creates nothing new.
 	ev := &store.Event{ID: r.derivedID(id + "/invoke"), Name: InvokedEvent, Data: data, Owner: r.Job.Owner}
-	if err := r.e.invoke(ctx, f, ev, r.Job.ID, id); err != nil {
+	if err := r.be.Invoke(ctx, f, ev, r.Job.ID, id); err != nil {
 		return nil, err
 	}
 	panic(suspend{step: id, runAt: wake})
@@ -330,11 +384,7 @@ func (r *Run) Progress(ctx context.Context, fraction float64, message string) er
 	if len(message) > 1024 {
 		message = message[:1024]
 	}
-	if err := r.e.st.ReportProgress(ctx, r.lease, fraction, message, r.e.now()); err != nil {
-		return err
-	}
-	r.e.changed(r.Job.ID)
-	return nil
+	return r.be.Progress(ctx, r.lease, fraction, message)
 }
 
 // Memo returns the job's finished and failed steps, in the order they started.
@@ -372,7 +422,7 @@ func (r *Run) Record(ctx context.Context, id, name, kind string, data json.RawMe
 // RecordFailure memoizes a step that failed for good elsewhere: its error
 // is handed back to the function each time it reaches the step.
 func (r *Run) RecordFailure(ctx context.Context, id, name string, errJSON json.RawMessage) error {
-	now := r.e.now()
+	now := r.be.Now()
 	return r.save(ctx, &store.Step{ID: id, Name: name, Kind: "run", Status: store.StepFailed, Error: errJSON,
 		Attempts: r.Attempt + 1, StartedAt: now, EndedAt: now}, nil)
 }

@@ -196,7 +196,7 @@ func (e *Engine) execute(ctx context.Context, j *store.Job, f *Function) *pendin
 		ctx, cancel = context.WithDeadlineCause(ctx, time.UnixMicro(deadline), errTimeout)
 		defer cancel()
 	}
-	r := &Run{Job: j, Attempt: j.Attempt, e: e, fn: f, lease: lease, counts: map[string]int{}, memo: map[string]*store.Step{}}
+	r := &Run{Job: j, Attempt: j.Attempt, be: engineBackend{e}, fn: f, lease: lease, counts: map[string]int{}, memo: map[string]*store.Step{}}
 	if j.Owner != "" && e.cfg.Identity != nil {
 		tok, user, err := e.cfg.Identity(ctx, j.Owner, j.ID, e.cfg.Now().Add(e.cfg.JobTokenTTL))
 		if errors.Is(err, ErrOwnerUnavailable) {

@@ -27,3 +27,28 @@ func FuzzParseDuration(f *testing.F) {
 		_, _ = ParseTime(s, time.Unix(0, 0))
 	})
 }
+
+func TestVerifySignature(t *testing.T) {
+	key := "signkey-prod-abcdef"
+	body := []byte(`{"a":1}`)
+	now := time.Unix(1700000000, 0)
+	good := Sign(body, key, now)
+	if !verify(body, good, key, now.Add(time.Minute)) {
+		t.Fatal("a good signature was refused")
+	}
+	for name, c := range map[string]struct {
+		body []byte
+		sig  string
+		at   time.Time
+	}{
+		"tampered body": {[]byte(`{"a":2}`), good, now},
+		"expired":       {body, good, now.Add(6 * time.Minute)},
+		"other key":     {body, Sign(body, "signkey-prod-000000", now), now},
+		"garbage":       {body, "t=x&s=y", now},
+		"missing":       {body, "", now},
+	} {
+		if verify(c.body, c.sig, key, c.at) {
+			t.Errorf("%s accepted", name)
+		}
+	}
+}
