@@ -26,6 +26,8 @@ type Run struct {
 	// Token is the owner's job token for this attempt (owned jobs only):
 	// an access token with the owner's claims and this job's id.
 	Token string
+	// TokenExpiresAt is when Token expires (Unix seconds).
+	TokenExpiresAt int64
 	// User is the owner as the accounts API shows them (owned jobs only).
 	User json.RawMessage
 

@@ -198,7 +198,8 @@ func (e *Engine) execute(ctx context.Context, j *store.Job, f *Function) *pendin
 	}
 	r := &Run{Job: j, Attempt: j.Attempt, be: engineBackend{e}, fn: f, lease: lease, counts: map[string]int{}, memo: map[string]*store.Step{}}
 	if j.Owner != "" && e.cfg.Identity != nil {
-		tok, user, err := e.cfg.Identity(ctx, j.Owner, j.ID, e.cfg.Now().Add(e.cfg.JobTokenTTL))
+		exp := e.cfg.Now().Add(e.cfg.JobTokenTTL)
+		tok, user, err := e.cfg.Identity(ctx, j.Owner, j.ID, exp)
 		if errors.Is(err, ErrOwnerUnavailable) {
 			return e.failFor(p, &NonRetriableError{fmt.Errorf("owner %s: %w", j.Owner, err)}, "owner_unavailable")
 		}
@@ -206,7 +207,7 @@ func (e *Engine) execute(ctx context.Context, j *store.Job, f *Function) *pendin
 			p.c.Outcome, p.c.Error, p.c.RunAt = store.OutcomeRetry, errorJSON(err, ""), e.now()+time.Second.Microseconds()
 			return p
 		}
-		r.Token, r.User = tok, user
+		r.Token, r.User, r.TokenExpiresAt = tok, user, exp.Unix()
 	}
 	out, err, susp := e.call(WithRun(ctx, r), f, r)
 	p.c.Attempt = r.Attempt

@@ -256,7 +256,7 @@ func (x *Executor) body(ctx context.Context, f *engine.Function, r *engine.Run, 
 			if u == nil {
 				u = map[string]any{}
 			}
-			u["id"], u["access_token"] = r.Job.Owner, r.Token
+			u["id"], u["access_token"], u["expires_at"] = r.Job.Owner, r.Token, r.TokenExpiresAt
 			ev["user"], _ = json.Marshal(u)
 			event, _ = json.Marshal(ev)
 		}

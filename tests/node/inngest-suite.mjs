@@ -59,15 +59,19 @@ export function suite(sdk) {
       // The job token lets the function call errand's auth API as the user.
       const res = await fetch(`${base}/auth/v1/user`, { headers: { apikey: process.env.ERRAND_ANON_KEY, authorization: `Bearer ${u.access_token}` } });
       const me = await res.json();
-      return { id: u.id ?? null, status: res.status, email: me.email ?? null };
+      return { id: u.id ?? null, status: res.status, email: me.email ?? null, expires: u.expires_at > Date.now() / 1000 };
     }),
-    ...(sdk.supports.concurrency ? {
+    ...(sdk.supports.batch ? {
       batch: sdk.fn({ id: 'batch', batchEvents: { maxSize: 2, timeout: '10s' } }, 'app/item',
         async ({ events }) => events.reduce((sum, e) => sum + e.data.n, 0)),
+    } : {}),
+    ...(sdk.supports.timeouts ? {
       late: sdk.fn({ id: 'late', timeouts: { finish: '1s' }, priority: { run: 'event.data.p' } }, 'app/late', async ({ step }) => {
         await step.sleep('long', '2s');
         return 'too late';
       }),
+    } : {}),
+    ...(sdk.supports.concurrency ? {
       serial: sdk.fn({ id: 'serial', concurrency: { limit: 1, key: 'event.data.user' } }, 'app/serial', async ({ step }) => {
         return await step.run('work', async () => { const start = Date.now(); await sleep(300); return { start, end: Date.now() }; });
       }),
@@ -127,12 +131,12 @@ export function suite(sdk) {
     const job = await until('whoami', async () => (await jobsFor(id)).find(ended));
     assert.equal(job.status, 'finished', JSON.stringify(job));
     assert.equal(job.owner, session.user.id);
-    assert.deepEqual(job.output, { id: session.user.id, status: 200, email });
+    assert.deepEqual(job.output, { id: session.user.id, status: 200, email, expires: true });
     const stored = await api(`/v1/events/${id}`);
     assert.ok(!JSON.stringify(stored).includes(session.access_token), 'the access token was stored');
   });
 
-  if (sdk.supports.concurrency) {
+  if (sdk.supports.batch) {
     test(`${sdk.gen}: batchEvents hands one job the batch`, async () => {
       const a = await send('app/item', { n: 1 });
       await send('app/item', { n: 2 });
@@ -140,14 +144,18 @@ export function suite(sdk) {
       assert.equal(job.status, 'finished', JSON.stringify(job));
       assert.equal(job.output, 3);
     });
+  }
 
+  if (sdk.supports.timeouts) {
     test(`${sdk.gen}: timeouts.finish cancels a job that runs too long`, async () => {
       const ev = await send('app/late', { p: 10 });
       const job = await until('late', async () => (await jobsFor(ev)).find(ended));
       assert.equal(job.status, 'cancelled', JSON.stringify(job));
       assert.equal(job.error.code, 'timeout');
     });
+  }
 
+  if (sdk.supports.concurrency) {
     test(`${sdk.gen}: a concurrency key runs one job per user at a time`, async () => {
       const evs = [];
       for (let i = 0; i < 3; i++) evs.push(await send('app/serial', { user: 'u1' }));

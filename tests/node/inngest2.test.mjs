@@ -7,8 +7,8 @@ import { suite } from './inngest-suite.mjs';
 
 const client = new Inngest({ name: 'app2', inngestBaseUrl: process.env.ERRAND_URL + '/', eventKey: 'any-key' });
 const { functions, setUrl } = suite({
-  gen: 'inngest 2.0.1', client, supports: { onFailure: false, concurrency: false },
-  fn: (opts, event, handler) => client.createFunction({ name: opts.id, retries: opts.retries }, { event }, handler),
+  gen: 'inngest 2.0.1', client, supports: { onFailure: true, concurrency: true, batch: false, timeouts: false },
+  fn: (opts, event, handler) => client.createFunction({ ...opts, name: opts.id, id: undefined }, { event }, handler),
   sleep: (step, _id, d) => step.sleep(d),
   wait: (step, _id, { event, ...opts }) => step.waitForEvent(event, opts),
 });

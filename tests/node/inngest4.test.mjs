@@ -6,7 +6,7 @@ import { suite } from './inngest-suite.mjs';
 
 const client = new Inngest({ id: 'app4', baseUrl: process.env.ERRAND_URL, isDev: true, eventKey: 'any-key' });
 const { functions, setUrl } = suite({
-  gen: 'inngest 4.x', client, supports: { onFailure: true, concurrency: true },
+  gen: 'inngest 4.x', client, supports: { onFailure: true, concurrency: true, batch: true, timeouts: true },
   fn: (opts, event, handler) => client.createFunction({ ...opts, triggers: [{ event }] }, handler),
 });
 const server = http.createServer(serve({ client, functions }));
