@@ -34,4 +34,6 @@ go test -run '^$' -fuzz '^FuzzSeededIDs$' -fuzztime 5s ./internal/httpapi
 go test -run '^$' -fuzz '^FuzzEval$' -fuzztime 10s ./internal/expr
 go test -run '^$' -fuzz '^FuzzParseToken$' -fuzztime 5s ./internal/auth
 go test -run '^$' -fuzz '^FuzzNormalizeEmail$' -fuzztime 5s ./internal/auth
+go test -run '^$' -fuzz '^FuzzParseDuration$' -fuzztime 5s ./internal/inngest
+go test -run '^$' -fuzz '^FuzzCanonical$' -fuzztime 5s ./internal/inngest
 echo "== all tests passed"

@@ -37,3 +37,19 @@ func sha256hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+func FuzzCanonical(f *testing.F) {
+	f.Add([]byte(`{"b":1,"a":[1.5,"x",null,true]}`))
+	f.Add([]byte(`"\u2028"`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := Canonical(in)
+		if err != nil {
+			return
+		}
+		// Canonical output is canonical.
+		again, err := Canonical(out)
+		if err != nil || string(again) != string(out) {
+			t.Fatalf("not idempotent: %s → %s (%v)", out, again, err)
+		}
+	})
+}
