@@ -7,8 +7,8 @@ run:            ## run errand locally: SQLite in ./.errand, port 8288
 test:           ## every test, on SQLite and a throwaway PostgreSQL
 	scripts/test.sh
 
-lint:
-	gofmt -l . && go vet ./...
+lint:           ## gofmt, go vet, staticcheck
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 build:
 	go build -o bin/errand ./cmd/errand

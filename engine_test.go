@@ -163,8 +163,7 @@ func TestNonRetriableFailsAtOnce(t *testing.T) {
 
 func TestSleepWaitSendInvoke(t *testing.T) {
 	each(t, func(t *testing.T, start func(*errand.Config) *errand.Client) {
-		var double *errand.Function
-		double = errand.NewFunction(errand.FunctionOpts{ID: "double"}, errand.OnEvent("app/never"),
+		double := errand.NewFunction(errand.FunctionOpts{ID: "double"}, errand.OnEvent("app/never"),
 			func(ctx context.Context, in errand.Input[map[string]int]) (int, error) {
 				return in.Event.Data["n"] * 2, nil
 			})

@@ -17,10 +17,11 @@ url=$(scripts/pg.sh start | tail -n 1)
 trap 'scripts/pg.sh stop' EXIT
 export ERRAND_TEST_DATABASE_URL="$url"
 
-echo "== gofmt, go vet"
+echo "== gofmt, go vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
 go vet ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 echo "== go test (SQLite and PostgreSQL, -race, -shuffle on)"
 go test -race -shuffle=on -count=1 -timeout 20m ./...

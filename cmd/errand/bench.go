@@ -107,11 +107,9 @@ func benchStore(ctx context.Context, dbURL string) (*sqldb.DB, func(), error) {
 	return db, func() { db.Close(); drop() }, nil
 }
 
-// counter is an engine.Metrics that counts ended jobs and keeps start latencies.
+// counter is an engine.Metrics that counts ended jobs.
 type counter struct {
 	ended atomic.Int64
-	mu    sync.Mutex
-	lat   []time.Duration
 	done  chan struct{}
 	want  int64
 }

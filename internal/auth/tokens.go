@@ -201,8 +201,10 @@ func (k *Keys) JWKS() map[string]any {
 			keys = append(keys, map[string]any{"kty": "RSA", "alg": "RS256", "use": "sig", "kid": k.kid,
 				"n": b64(pub.N.Bytes()), "e": b64(big.NewInt(int64(pub.E)).Bytes())})
 		case *ecdsa.PublicKey:
-			keys = append(keys, map[string]any{"kty": "EC", "alg": "ES256", "use": "sig", "kid": k.kid, "crv": "P-256",
-				"x": b64(pad32(pub.X.Bytes())), "y": b64(pad32(pub.Y.Bytes()))})
+			if raw, err := pub.Bytes(); err == nil && len(raw) == 65 { // 0x04 || X || Y on P-256
+				keys = append(keys, map[string]any{"kty": "EC", "alg": "ES256", "use": "sig", "kid": k.kid, "crv": "P-256",
+					"x": b64(raw[1:33]), "y": b64(raw[33:])})
+			}
 		}
 	}
 	return map[string]any{"keys": keys}

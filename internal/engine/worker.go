@@ -209,7 +209,7 @@ func (e *Engine) execute(ctx context.Context, j *store.Job, f *Function) *pendin
 		}
 		r.Token, r.User, r.TokenExpiresAt = tok, user, exp.Unix()
 	}
-	out, err, susp := e.call(WithRun(ctx, r), f, r)
+	out, susp, err := e.call(WithRun(ctx, r), f, r)
 	p.c.Attempt = r.Attempt
 	if susp != nil {
 		p.c.Outcome, p.c.RunAt, p.c.Step = store.OutcomeSuspend, susp.runAt, susp.step
@@ -262,7 +262,7 @@ func (e *Engine) failFor(p *pending, err error, code string) *pending {
 
 // call runs the handler, turning a suspend panic into susp and any other
 // panic into an error.
-func (e *Engine) call(ctx context.Context, f *Function, r *Run) (out json.RawMessage, err error, susp *suspend) {
+func (e *Engine) call(ctx context.Context, f *Function, r *Run) (out json.RawMessage, susp *suspend, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			if s, ok := v.(suspend); ok {
@@ -274,7 +274,7 @@ func (e *Engine) call(ctx context.Context, f *Function, r *Run) (out json.RawMes
 		}
 	}()
 	out, err = f.Handler(ctx, r)
-	return out, err, nil
+	return out, nil, err
 }
 
 // completer writes finished attempts in batches: one transaction for
