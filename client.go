@@ -190,14 +190,9 @@ func (c *Client) Engine() *engine.Engine { return c.eng }
 // Send sends events and returns their ids. Each event starts the
 // functions it triggers; an event id seen before starts nothing.
 func (c *Client) Send(ctx context.Context, events ...Sendable) ([]string, error) {
-	evs, err := toStoreEvents(events)
+	evs, err := validEvents(events)
 	if err != nil {
 		return nil, err
-	}
-	for _, ev := range evs {
-		if err := engine.ValidEventName(ev.Name); err != nil {
-			return nil, err
-		}
 	}
 	if c.remote != nil {
 		return c.remote.send(ctx, evs)
@@ -216,14 +211,9 @@ func (c *Client) SendTx(ctx context.Context, tx any, events ...Sendable) ([]stri
 	if c.eng == nil {
 		return nil, errRemote
 	}
-	evs, err := toStoreEvents(events)
+	evs, err := validEvents(events)
 	if err != nil {
 		return nil, err
-	}
-	for _, ev := range evs {
-		if err := engine.ValidEventName(ev.Name); err != nil {
-			return nil, err
-		}
 	}
 	var stx store.Tx
 	switch t := tx.(type) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/errand-dev/errand/internal/engine"
 	"github.com/errand-dev/errand/internal/store"
 )
 
@@ -44,6 +45,20 @@ func toStoreEvents(events []Sendable) ([]*store.Event, error) {
 		out[i] = se
 	}
 	return out, nil
+}
+
+// validEvents converts events and checks their names.
+func validEvents(events []Sendable) ([]*store.Event, error) {
+	evs, err := toStoreEvents(events)
+	if err != nil {
+		return nil, err
+	}
+	for _, ev := range evs {
+		if err := engine.ValidEventName(ev.Name); err != nil {
+			return nil, err
+		}
+	}
+	return evs, nil
 }
 
 func decodeEvent[T any](raw json.RawMessage) (Event[T], error) {
