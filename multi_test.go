@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/errand-dev/errand"
 	"github.com/errand-dev/errand/errandtest"
@@ -116,3 +117,35 @@ func TestRemoteClient(t *testing.T) {
 }
 
 func asAPIError(err error, target **errand.APIError) bool { return errors.As(err, target) }
+
+// A process without a function leaves its jobs to the process that has it.
+func TestProcessWithoutTheFunctionLeavesItsJobs(t *testing.T) {
+	dir := t.TempDir()
+	empty := errandtest.Start(t, &errand.Config{DataDir: dir})
+	fn := errand.NewFunction(errand.FunctionOpts{ID: "only-here"}, errand.OnEvent("app/x"),
+		func(ctx context.Context, in errand.Input[struct{}]) (string, error) { return "ran", nil })
+	ids, err := empty.Send(bg, errand.Event[struct{}]{Name: "app/x"}) // no process knows it yet: no job
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jobs, _ := empty.JobsForEvent(bg, ids[0]); len(jobs) != 0 {
+		t.Fatalf("a job for an unknown function: %v", jobs)
+	}
+	owner := errandtest.Start(t, &errand.Config{DataDir: dir, Functions: []*errand.Function{fn}})
+	_ = owner
+	for i := 0; i < 5; i++ {
+		ids, err = empty.Send(bg, errand.Event[struct{}]{Name: "app/x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs, _ := empty.JobsForEvent(bg, ids[0])
+		if len(jobs) == 1 {
+			if j := errandtest.WaitJob(t, empty, jobs[0]); j.Status != errand.StatusFinished {
+				t.Fatalf("job %+v: the process without the function must not fail it", j)
+			}
+			return
+		}
+		time.Sleep(500 * time.Millisecond) // the sender's view of registered functions refreshes every 2s
+	}
+	t.Fatal("the function registered by the other process never started a job")
+}

@@ -3,7 +3,8 @@
 // memoized steps, retries, suspends and resumes them, and recovers jobs of
 // crashed processes.
 //
-// Lock order: Engine.mu is never held while calling the store.
+// Lock order: Engine.mu is never held while calling the store (the store
+// may call back into the engine, which then takes it briefly).
 package engine
 
 import (

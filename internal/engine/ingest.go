@@ -366,7 +366,7 @@ func (e *Engine) newJob(f *Function, ev *store.Event, evJSON json.RawMessage, no
 	if ev.Owner != "" && ownerLimit > 0 {
 		j.Limits = append(j.Limits, store.Limit{Key: "o:" + ev.Owner, Limit: ownerLimit})
 	}
-	j.Part = f.ID + "\x1f" + partKey
+	j.Part = f.ID + store.PartSep + partKey
 	if f.Priority != "" {
 		if v, err := expr.Eval(f.Priority, vars); err == nil {
 			j.Priority = clampPriority(v)

@@ -41,7 +41,7 @@ func (e *Engine) fetchLoop(ctx context.Context) {
 			n := min(free, claimBatch)
 			now := e.now()
 			res, err := e.st.Claim(ctx, store.ClaimParams{Worker: e.worker, N: n, Now: now,
-				LeaseUntil: now + e.cfg.LeaseDuration.Microseconds(), After: cursor})
+				LeaseUntil: now + e.cfg.LeaseDuration.Microseconds(), After: cursor, Runnable: e.canRun})
 			if err != nil {
 				if ctx.Err() == nil {
 					e.log.Error("claim jobs", "err", err)
@@ -158,6 +158,9 @@ func (e *Engine) runnable(id string) *Function {
 	}
 	return nil
 }
+
+// canRun reports whether this process can run a function's jobs.
+func (e *Engine) canRun(id string) bool { return e.lockedRunnable(id) != nil }
 
 func (e *Engine) lockedRunnable(id string) *Function {
 	e.mu.Lock()

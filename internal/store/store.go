@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 )
 
 // Status is a job's public status.
@@ -168,6 +169,18 @@ type ClaimParams struct {
 	After string
 	// MaxParts bounds the partitions visited by one claim (default 64).
 	MaxParts int
+	// Runnable, if set, says which functions the worker can run; jobs of
+	// other functions are left for other processes.
+	Runnable func(functionID string) bool
+}
+
+// PartSep separates the function id from the key in a job's Part.
+const PartSep = "\x1f"
+
+// PartFunction returns the function id of a partition.
+func PartFunction(part string) string {
+	fn, _, _ := strings.Cut(part, PartSep)
+	return fn
 }
 
 // ClaimResult is what a claim returns.

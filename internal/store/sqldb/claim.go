@@ -41,7 +41,7 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) (store.ClaimResult
 				return err
 			}
 		}
-		parts, err := db.readParts(ctx, c, p.After, p.MaxParts)
+		parts, err := db.readParts(ctx, c, p.After, p.MaxParts, p.Runnable)
 		if err != nil || len(parts) == 0 {
 			return err
 		}
@@ -85,27 +85,37 @@ func (db *DB) Claim(ctx context.Context, p store.ClaimParams) (store.ClaimResult
 	return res, nil
 }
 
-func (db *DB) readParts(ctx context.Context, c Conn, after string, max int) ([]string, error) {
-	got, err := orderedStrings(c.Query(ctx, db.D.Q(partsQuery), after, max))
-	if err != nil {
-		return nil, fmt.Errorf("read partitions: %w", err)
-	}
-	if len(got) < max && after != "" {
-		// Wrap around to the partitions up to and including the cursor.
-		more, err := orderedStrings(c.Query(ctx, db.D.Q(partsQuery), "", max-len(got)))
+// readParts returns up to max partitions with ready jobs that the worker
+// can run, in order after the cursor and then wrapping around to it.
+// Partitions of functions it cannot run cost one index seek each.
+func (db *DB) readParts(ctx context.Context, c Conn, after string, max int, runnable func(fn string) bool) ([]string, error) {
+	var got []string
+	seen := map[string]bool{}
+	cursor, wrapped := after, after == ""
+	for pages := 0; len(got) < max && pages < 64; pages++ {
+		page, err := orderedStrings(c.Query(ctx, db.D.Q(partsQuery), cursor, max))
 		if err != nil {
 			return nil, fmt.Errorf("read partitions: %w", err)
 		}
-		seen := map[string]bool{}
-		for _, s := range got {
-			seen[s] = true
+		for _, p := range page {
+			if (wrapped && after != "" && p > after) || seen[p] {
+				return got, nil // every partition has been visited
+			}
+			seen[p] = true
+			if runnable == nil || runnable(store.PartFunction(p)) {
+				if got = append(got, p); len(got) == max {
+					return got, nil
+				}
+			}
 		}
-		for _, s := range more {
-			if s > after || seen[s] {
+		if len(page) < max {
+			if wrapped {
 				break
 			}
-			got = append(got, s)
+			cursor, wrapped = "", true
+			continue
 		}
+		cursor = page[len(page)-1]
 	}
 	return got, nil
 }

@@ -473,3 +473,24 @@ func TestSuspendAfterEarlyResolveIsReady(t *testing.T) {
 		}
 	})
 }
+
+func TestClaimOnlyRunnableFunctions(t *testing.T) {
+	Each(t, func(t *testing.T, db *sqldb.DB) {
+		var jobs []*store.Job
+		for i := 0; i < 70; i++ { // more partitions of "other" than one page holds
+			jobs = append(jobs, newJob(fmt.Sprintf("O%03d", i), "other", fmt.Sprintf("other%s%03d", store.PartSep, i)))
+		}
+		jobs = append(jobs, newJob("M1", "mine", "mine"+store.PartSep+"k"))
+		insert(t, db, jobs...)
+		r, err := db.Claim(ctx, store.ClaimParams{Worker: "w", N: 10, Now: 10, LeaseUntil: 1000,
+			Runnable: func(fn string) bool { return fn == "mine" }})
+		if err != nil || len(r.Jobs) != 1 || r.Jobs[0].ID != "M1" {
+			t.Fatalf("claimed %v (%v); want only M1", ids(r.Jobs), err)
+		}
+		r, err = db.Claim(ctx, store.ClaimParams{Worker: "w", N: 10, Now: 10, LeaseUntil: 1000,
+			Runnable: func(fn string) bool { return fn == "mine" }})
+		if err != nil || len(r.Jobs) != 0 {
+			t.Fatalf("claimed %v (%v) with nothing runnable left", ids(r.Jobs), err)
+		}
+	})
+}
