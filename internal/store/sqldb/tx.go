@@ -227,8 +227,15 @@ func (t *Tx) ResolveStep(ctx context.Context, jobID, stepID string, output, errJ
 	if err != nil || n == 0 {
 		return false, err
 	}
-	_, err = t.exec(ctx, `UPDATE errand_jobs SET queue = 'ready', run_at = $2, updated_at = $2
-		WHERE id = $1 AND queue = 'scheduled'`, jobID, now)
+	// Touch the job row either way: a job still leased (about to park)
+	// gets wake, which its parking reads from this same row, so the two
+	// writes are ordered by the row lock whichever commits first.
+	_, err = t.exec(ctx, `UPDATE errand_jobs SET
+		run_at = CASE WHEN queue = 'scheduled' THEN $2 ELSE run_at END,
+		wake = CASE WHEN queue = 'leased' THEN $3 ELSE wake END,
+		queue = CASE WHEN queue = 'scheduled' THEN 'ready' ELSE queue END,
+		updated_at = $2
+		WHERE id = $1`, jobID, now, true)
 	return err == nil, err
 }
 
@@ -278,8 +285,8 @@ func (t *Tx) CompleteJobs(ctx context.Context, cs []store.Completion, now int64)
 	q := `UPDATE errand_jobs SET
 		status = CASE x.outcome WHEN 'finished' THEN 'finished' WHEN 'failed' THEN 'failed' WHEN 'cancelled' THEN 'cancelled' ELSE 'running' END,
 		queue = CASE WHEN x.outcome = 'retry' THEN 'scheduled'
-			WHEN x.outcome = 'suspend' THEN CASE WHEN x.step IS NULL OR x.step = '' OR EXISTS (SELECT 1 FROM errand_steps s
-				WHERE s.job_id = x.id AND s.id = x.step AND s.status = 'waiting') THEN 'scheduled' ELSE 'ready' END
+			WHEN x.outcome = 'suspend' THEN CASE WHEN NOT errand_jobs.wake AND (x.step IS NULL OR x.step = '' OR EXISTS (SELECT 1 FROM errand_steps s
+				WHERE s.job_id = x.id AND s.id = x.step AND s.status = 'waiting')) THEN 'scheduled' ELSE 'ready' END
 			ELSE 'done' END,
 		output = CASE WHEN x.outcome = 'finished' THEN x.output ELSE errand_jobs.output END,
 		error = CASE WHEN x.outcome = 'finished' OR x.outcome = 'suspend' THEN errand_jobs.error ELSE x.error END,
@@ -287,11 +294,11 @@ func (t *Tx) CompleteJobs(ctx context.Context, cs []store.Completion, now int64)
 		attempt = x.attempt,
 		progress = CASE WHEN x.outcome = 'finished' THEN 1 ELSE errand_jobs.progress END,
 		ended_at = CASE WHEN x.outcome IN ('retry', 'suspend') THEN NULL ELSE CAST($2 AS BIGINT) END,
-		lease_owner = NULL, lease_token = NULL, lease_until = NULL, updated_at = CAST($2 AS BIGINT)
+		lease_owner = NULL, lease_token = NULL, lease_until = NULL, wake = $3, updated_at = CAST($2 AS BIGINT)
 		FROM ` + t.D.Records("$1", completionCols...) + `
 		WHERE errand_jobs.id = x.id AND errand_jobs.lease_token = x.token AND errand_jobs.queue = 'leased'
 		RETURNING errand_jobs.id`
-	done, err := collectStrings(t.query(ctx, q, arg, now))
+	done, err := collectStrings(t.query(ctx, q, arg, now, false))
 	if err != nil {
 		return nil, fmt.Errorf("complete jobs: %w", err)
 	}
