@@ -1,6 +1,8 @@
-// Package inngest speaks the Inngest SDK wire protocol: apps sync their
-// functions (POST /fn/register), and errand runs them by calling the app's
-// serve endpoint, turning the opcodes it answers with into errand steps.
+// Package inngest speaks the Inngest SDK wire protocol on both sides: as
+// the server, apps sync their functions (POST /fn/register) and errand runs
+// them by calling the app's serve endpoint, turning the opcodes it answers
+// with into errand steps (Executor); as an SDK, Server hosts Go functions
+// behind such an endpoint (errand.ServeHandler).
 package inngest
 
 import (
