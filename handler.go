@@ -1,6 +1,7 @@
 package errand
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -25,11 +26,15 @@ func (c *Client) Handler() http.Handler {
 		EventKeys: keys, Auth: c.auth, Inngest: c.exec})
 }
 
+// ErrNoAccounts is returned by APIKeys of a client without accounts
+// (Config.JWTSecret empty, or a remote client).
+var ErrNoAccounts = errors.New("errand: accounts are off: set Config.JWTSecret on an embedded client")
+
 // APIKeys returns the anon and service keys of an embedded client with
 // accounts (Config.JWTSecret), valid for ten years.
 func (c *Client) APIKeys() (anon, service string, err error) {
 	if c.auth == nil {
-		return "", "", errRemote
+		return "", "", ErrNoAccounts
 	}
 	now := time.Now()
 	if anon, err = c.auth.Keys().SignAPIKey("anon", now, 10*365*24*time.Hour); err != nil {

@@ -350,12 +350,9 @@ func (e *Engine) newJob(f *Function, ev *store.Event, evJSON json.RawMessage, no
 		}
 	}
 	if th := f.Throttle; th != nil {
-		v := ""
-		if th.Key != "" {
-			var err error
-			if v, err = expr.Key(th.Key, vars); err != nil {
-				return nil, err
-			}
+		v, err := flowKey(th.Key, vars)
+		if err != nil {
+			return nil, err
 		}
 		j.Limits = append(j.Limits, store.Limit{Key: "t:" + f.ID + ":" + v, Limit: th.Limit, Period: th.Period.Microseconds()})
 	}
@@ -464,6 +461,15 @@ func clampPriority(v any) int {
 	return int(max(-600, min(600, n)))
 }
 
+// flowKey evaluates a flow-control key expression; no expression is the
+// one key "".
+func flowKey(src string, vars expr.Vars) (string, error) {
+	if src == "" {
+		return "", nil
+	}
+	return expr.Key(src, vars)
+}
+
 // flowCounts tracks rate-limited and debounced jobs of one ingest batch.
 type flowCounts struct {
 	rate      map[string]int
@@ -477,9 +483,9 @@ type flowCounts struct {
 func (e *Engine) flowControl(ctx context.Context, tx store.Tx, f *Function, j *store.Job, fc *flowCounts, now int64) (bool, error) {
 	vars := expr.Vars{Event: j.Input}
 	if rl := f.RateLimit; rl != nil {
-		key, _ := expr.Key(rl.Key, vars)
-		if rl.Key == "" {
-			key = ""
+		key, err := flowKey(rl.Key, vars)
+		if err != nil {
+			return false, err
 		}
 		j.RateKey = "r:" + key
 		n, err := tx.CountRateKey(ctx, f.ID, j.RateKey, now-rl.Period.Microseconds())
@@ -493,9 +499,9 @@ func (e *Engine) flowControl(ctx context.Context, tx store.Tx, f *Function, j *s
 		fc.rate[id]++
 	}
 	if d := f.Debounce; d != nil {
-		key, _ := expr.Key(d.Key, vars)
-		if d.Key == "" {
-			key = ""
+		key, err := flowKey(d.Key, vars)
+		if err != nil {
+			return false, err
 		}
 		j.DebounceKey = "d:" + key
 		runAt := now + d.Period.Microseconds()
@@ -512,9 +518,9 @@ func (e *Engine) flowControl(ctx context.Context, tx store.Tx, f *Function, j *s
 		fc.debounced[id] = j
 	}
 	if b := f.Batch; b != nil {
-		key, _ := expr.Key(b.Key, vars)
-		if b.Key == "" {
-			key = ""
+		key, err := flowKey(b.Key, vars)
+		if err != nil {
+			return false, err
 		}
 		j.BatchKey = "b:" + key
 		id := f.ID + "\x00" + j.BatchKey

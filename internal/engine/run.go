@@ -165,39 +165,7 @@ func (r *Run) memoResult(s *store.Step) (json.RawMessage, error) {
 // by later executions instead of running fn. An error fails the attempt;
 // the job is retried from its start, where finished steps are skipped.
 func (r *Run) Step(ctx context.Context, name string, fn func(context.Context) (json.RawMessage, error)) (json.RawMessage, error) {
-	id := r.stepID(name)
-	s, err := r.memoized(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if s != nil && s.Status != store.StepWaiting {
-		return r.memoResult(s)
-	}
-	start := r.be.Now()
-	out, err := fn(ctx)
-	if err != nil {
-		var nr *NonRetriableError
-		if errors.As(err, &nr) || r.Attempt+1 >= r.Job.MaxAttempts {
-			// The step failed for good: record it for the timeline.
-			fail := &store.Step{ID: id, Name: name, Kind: "run", Status: store.StepFailed, Error: errorJSON(err, ""),
-				Attempts: r.Attempt + 1, StartedAt: start, EndedAt: r.be.Now()}
-			if serr := r.save(ctx, fail, nil); serr != nil {
-				return nil, errors.Join(err, serr)
-			}
-		}
-		return nil, err
-	}
-	if len(out) == 0 {
-		out = json.RawMessage("null")
-	}
-	attempts := r.Attempt + 1
-	r.Attempt = 0
-	done := &store.Step{ID: id, Name: name, Kind: "run", Status: store.StepDone, Output: out, Attempts: attempts,
-		StartedAt: start, EndedAt: r.be.Now()}
-	if err := r.save(ctx, done, nil); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return r.stepAs(ctx, r.stepID(name), name, "run", fn)
 }
 
 // SleepUntil suspends the job until t.
@@ -300,7 +268,8 @@ func (r *Run) SendEvent(ctx context.Context, name string, events []*store.Event)
 	return ids, nil
 }
 
-// stepAs is Step with an explicit id and kind.
+// stepAs is Step with an explicit id and kind. A failure that is final
+// (non-retriable, or on the last attempt) is recorded for the timeline.
 func (r *Run) stepAs(ctx context.Context, id, name, kind string, fn func(context.Context) (json.RawMessage, error)) (json.RawMessage, error) {
 	s, err := r.memoized(ctx, id)
 	if err != nil {
@@ -312,12 +281,27 @@ func (r *Run) stepAs(ctx context.Context, id, name, kind string, fn func(context
 	start := r.be.Now()
 	out, err := fn(ctx)
 	if err != nil {
+		var nr *NonRetriableError
+		if errors.As(err, &nr) || r.Attempt+1 >= r.Job.MaxAttempts {
+			fail := &store.Step{ID: id, Name: name, Kind: kind, Status: store.StepFailed, Error: errorJSON(err, ""),
+				Attempts: r.Attempt + 1, StartedAt: start, EndedAt: r.be.Now()}
+			if serr := r.save(ctx, fail, nil); serr != nil {
+				return nil, errors.Join(err, serr)
+			}
+		}
 		return nil, err
+	}
+	if len(out) == 0 {
+		out = json.RawMessage("null")
 	}
 	attempts := r.Attempt + 1
 	r.Attempt = 0
-	return out, r.save(ctx, &store.Step{ID: id, Name: name, Kind: kind, Status: store.StepDone, Output: out,
-		Attempts: attempts, StartedAt: start, EndedAt: r.be.Now()}, nil)
+	done := &store.Step{ID: id, Name: name, Kind: kind, Status: store.StepDone, Output: out, Attempts: attempts,
+		StartedAt: start, EndedAt: r.be.Now()}
+	if err := r.save(ctx, done, nil); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (r *Run) derivedID(salt string) string {

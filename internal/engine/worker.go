@@ -177,9 +177,7 @@ func (e *Engine) execute(ctx context.Context, j *store.Job, f *Function) *pendin
 		p.c.Outcome = store.OutcomeCancelled
 		p.c.Error = errorJSON(errCancelled, "cancelled")
 		return p
-	case f == nil && e.refreshFunctions(ctx, true) == nil && e.lockedRunnable(j.FunctionID) != nil:
-		f = e.lockedRunnable(j.FunctionID)
-	case f == nil:
+	case f == nil: // claims take only runnable functions; kept as a guard
 		return e.failFor(p, &NonRetriableError{fmt.Errorf("function %q is not registered in this errand process", j.FunctionID)}, "function_not_found")
 	case j.Attempt >= j.MaxAttempts:
 		return e.failFor(p, fmt.Errorf("attempt %d of %d was lost: the process running it stopped", j.Attempt, j.MaxAttempts), "attempt_lost")

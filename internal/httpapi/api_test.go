@@ -284,8 +284,20 @@ func FuzzSeededIDs(f *testing.F) {
 			return
 		}
 		ids := httpapi.SeededIDs(header, n)
-		if ids != nil && len(ids) != n {
+		if ids == nil {
+			return // a malformed header: the server picks random ids
+		}
+		if len(ids) != n {
 			t.Fatalf("%d ids for %d events", len(ids), n)
+		}
+		// A retried request gets the same ids, and no two events share one.
+		again := httpapi.SeededIDs(header, n)
+		seen := map[string]bool{}
+		for i, id := range ids {
+			if again[i] != id || seen[id] || len(id) != 26 {
+				t.Fatalf("ids %v then %v", ids, again)
+			}
+			seen[id] = true
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/errand-dev/errand/internal/auth"
 	"github.com/errand-dev/errand/internal/store"
 	"github.com/errand-dev/errand/internal/wire"
 )
@@ -20,7 +21,7 @@ func (s *Server) missingKey(w http.ResponseWriter, r *http.Request) {
 // Inngest's: {"ids": [...], "status": 200}.
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
-	if len(s.cfg.EventKeys) > 0 && !oneOf(key, s.cfg.EventKeys) {
+	if len(s.cfg.EventKeys) > 0 && !auth.ConstantTimeIn(key, s.cfg.EventKeys) {
 		writeError(w, s.log, r, errorf("event_key_invalid", "the event key in /e/{eventKey} is not valid for this server"))
 		return
 	}

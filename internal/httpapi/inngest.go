@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/errand-dev/errand/internal/auth"
 	"github.com/errand-dev/errand/internal/inngest"
 )
 
@@ -25,7 +26,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	if key := s.cfg.Inngest.SigningKey; key != "" {
 		want, err := inngest.HashedSigningKey(key)
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if err != nil || tok == "" || !oneOf(tok, []string{want}) {
+		if err != nil || tok == "" || !auth.ConstantTimeIn(tok, []string{want}) {
 			writeError(w, s.log, r, errorf("unauthorized", "registration needs the app's signing key: set INNGEST_SIGNING_KEY in the app to errand's --signing-key"))
 			return
 		}

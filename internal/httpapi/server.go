@@ -107,9 +107,6 @@ func (p *statusProbe) Header() http.Header {
 func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *statusProbe) WriteHeader(s int)           { p.status = s }
 
-// oneOf compares a presented secret with each accepted one in constant time.
-func oneOf(got string, accepted []string) bool { return auth.ConstantTimeIn(got, accepted) }
-
 // open reports whether /v1 runs without credentials (dev without keys).
 func (s *Server) open() bool { return len(s.cfg.AdminKeys) == 0 && s.cfg.Auth == nil }
 

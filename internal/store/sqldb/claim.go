@@ -227,12 +227,12 @@ func pickRoundRobin(parts []string, perPart [][]*store.Job, running map[string]i
 	cursor := ""
 	blocked := make([]bool, len(parts))
 	for rank := 0; len(picked) < n; rank++ {
-		any := false
+		found := false
 		for i := range parts {
 			if blocked[i] || rank >= len(perPart[i]) {
 				continue
 			}
-			any = true
+			found = true
 			j := perPart[i][rank]
 			if !fits(j, running) {
 				// Jobs of a partition share its keys: once one does not
@@ -255,7 +255,7 @@ func pickRoundRobin(parts []string, perPart [][]*store.Job, running map[string]i
 				break
 			}
 		}
-		if !any {
+		if !found {
 			break
 		}
 	}
