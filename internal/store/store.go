@@ -228,7 +228,39 @@ type JobFilter struct {
 	// UpdatedAfter lists jobs changed after this time instead, oldest
 	// change first (for change streams).
 	UpdatedAfter int64
+	// CreatedAfter lists only jobs created after this time.
+	CreatedAfter int64
 	Limit        int
+}
+
+// StatsParams selects the window of JobStats.
+type StatsParams struct {
+	// The window runs from Since to Until in buckets of Bucket width, all
+	// in Unix microseconds.
+	Since, Until, Bucket int64
+	// MinID bounds the jobs read from below (job ids sort by creation
+	// time), so the statistics read no older part of the table.
+	MinID string
+}
+
+// StatsBucket counts what happened to jobs in one bucket of time.
+type StatsBucket struct {
+	Created int64 // jobs created
+	Started int64 // first starts
+	Ended   int64 // jobs that ended (finished, failed or cancelled)
+	Failed  int64 // jobs that ended failed
+	// Dropped counts jobs that ended without ever starting (cancelled
+	// while waiting): they left the queue without a start.
+	Dropped int64
+	// LatencySum and LatencyMax are over this bucket's starts: the time
+	// from creation to first start, in microseconds.
+	LatencySum, LatencyMax int64
+}
+
+// JobStats is the recent history of the jobs table, for charts.
+type JobStats struct {
+	Buckets []StatsBucket // oldest first; bucket i starts at Since + i*Bucket
+	Waiting int64         // jobs waiting now
 }
 
 // EventFilter selects events for listing.
@@ -331,6 +363,8 @@ type Store interface {
 	ListEvents(ctx context.Context, f EventFilter) ([]*Event, error)
 	// CountByStatus counts jobs per status.
 	CountByStatus(ctx context.Context) (map[Status]int64, error)
+	// JobStats buckets the creations, starts and ends of jobs since a time.
+	JobStats(ctx context.Context, p StatsParams) (*JobStats, error)
 	// UpsertFunctions records the functions a process serves.
 	UpsertFunctions(ctx context.Context, fns []*Function, now int64) error
 	// Functions lists the recorded functions.

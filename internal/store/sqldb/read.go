@@ -102,6 +102,9 @@ func (db *DB) ListJobs(ctx context.Context, f store.JobFilter) ([]*store.Job, er
 	if f.Before != "" {
 		add("id < ?", f.Before)
 	}
+	if f.CreatedAfter > 0 {
+		add("created_at > ?", f.CreatedAfter)
+	}
 	order := "id DESC"
 	if f.UpdatedAfter > 0 {
 		add("updated_at > ?", f.UpdatedAfter)

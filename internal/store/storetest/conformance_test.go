@@ -494,3 +494,60 @@ func TestClaimOnlyRunnableFunctions(t *testing.T) {
 		}
 	})
 }
+
+func TestJobStats(t *testing.T) {
+	Each(t, func(t *testing.T, db *sqldb.DB) {
+		at := func(j *store.Job, created int64) *store.Job { j.CreatedAt, j.UpdatedAt = created, created; return j }
+		insert(t, db, at(newJob("J1", "f", "p"), 100), at(newJob("J2", "f", "p"), 150))
+		r, err := db.Claim(ctx, store.ClaimParams{Worker: "w", N: 2, Now: 250, LeaseUntil: 1000})
+		if err != nil || len(r.Jobs) != 2 {
+			t.Fatalf("claim: %v %v", r.Jobs, err)
+		}
+		insert(t, db, at(newJob("J0", "f", "q"), 50), at(newJob("J3", "f", "q"), 300), at(newJob("J5", "f", "q"), 320))
+		err = db.InTx(ctx, func(tx store.Tx) error {
+			lease := func(id string) store.Lease {
+				for _, j := range r.Jobs {
+					if j.ID == id {
+						return store.Lease{JobID: id, Token: j.LeaseToken}
+					}
+				}
+				return store.Lease{}
+			}
+			if _, err := tx.CompleteJobs(ctx, []store.Completion{{Lease: lease("J1"), Outcome: store.OutcomeFinished}}, 400); err != nil {
+				return err
+			}
+			if _, err := tx.CompleteJobs(ctx, []store.Completion{{Lease: lease("J2"), Outcome: store.OutcomeFailed}}, 420); err != nil {
+				return err
+			}
+			_, err := tx.CancelJob(ctx, "J5", 350)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := db.JobStats(ctx, store.StatsParams{Since: 100, Until: 499, Bucket: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []store.StatsBucket{
+			{Created: 2},
+			{Started: 2, LatencySum: 250, LatencyMax: 150},
+			{Created: 2, Ended: 1, Dropped: 1},
+			{Ended: 2, Failed: 1},
+		}
+		if fmt.Sprint(st.Buckets) != fmt.Sprint(want) || st.Waiting != 2 {
+			t.Fatalf("stats %+v waiting %d, want %+v waiting 2", st.Buckets, st.Waiting, want)
+		}
+		st, err = db.JobStats(ctx, store.StatsParams{Since: 100, Until: 499, Bucket: 100, MinID: "J2"})
+		if err != nil || st.Buckets[0].Created != 1 {
+			t.Fatalf("MinID J2: %+v %v", st, err)
+		}
+		if _, err := db.JobStats(ctx, store.StatsParams{Since: 0, Until: 1e12, Bucket: 1}); err == nil {
+			t.Fatal("a million buckets: no error")
+		}
+		since, err := db.ListJobs(ctx, store.JobFilter{CreatedAfter: 150})
+		if err != nil || fmt.Sprint(ids(since)) != "[J5 J3]" {
+			t.Fatalf("created after 150: %v %v", ids(since), err)
+		}
+	})
+}
