@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/errand-dev/errand/internal/auth"
+	"github.com/errand-dev/errand/internal/dashboard"
 	"github.com/errand-dev/errand/internal/engine"
 	"github.com/errand-dev/errand/internal/httpapi"
 	"github.com/errand-dev/errand/internal/inngest"
@@ -202,7 +203,12 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	api := httpapi.New(httpapi.Config{Engine: eng, Store: db, Metrics: met, Logger: m.log, Version: Version,
 		EventKeys: nonEmpty(c.EventKey), AdminKeys: nonEmpty(c.SigningKey), Auth: svc, Inngest: exec})
-	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	ui, err := dashboard.New(dashboard.Config{Engine: eng, Store: db, Auth: svc, API: api, AdminKeys: nonEmpty(c.SigningKey),
+		Secure: c.Mode == "start", Sync: httpapi.SyncApp, Logger: m.log})
+	if err != nil {
+		return err
+	}
+	m.srv = &http.Server{Handler: ui, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.log.Error("http server", "err", err)
@@ -240,6 +246,7 @@ func (m *Main) banner() {
 		admin = "none (use the service key for /v1)"
 	}
 	fmt.Fprintf(m.stdout, `errand %s (%s) on %s
+  dashboard:    %s/ (sign in with an account, or as admin with the service key)
   store:        %s
   send events:  POST %s/e/{eventKey}
   jobs API:     %s/v1/jobs
@@ -249,7 +256,7 @@ func (m *Main) banner() {
   signing key:  %s
   anon key:     %s
   service key:  %s
-`, Version, c.Mode, url, store, url, url, url, url, url, eventKey, admin, m.AnonKey, m.ServiceKey)
+`, Version, c.Mode, url, url, store, url, url, url, url, url, eventKey, admin, m.AnonKey, m.ServiceKey)
 }
 
 // Close stops serving, drains running jobs up to the shutdown timeout,

@@ -19,6 +19,14 @@ func (e *Error) Error() string { return e.Code + ": " + e.Msg }
 
 func errf(code, msg string) *Error { return &Error{Code: code, Msg: msg} }
 
+// Status is the HTTP status the error is answered with.
+func (e *Error) Status() int {
+	if s := statusOf[e.Code]; s != 0 {
+		return s
+	}
+	return http.StatusBadRequest
+}
+
 // statusOf maps every auth error code to its HTTP status, as GoTrue (and
 // the Supabase gateway, for the API key) answer them.
 var statusOf = map[string]int{
@@ -62,10 +70,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		log.Error("auth request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = errf("unexpected_failure", "Unexpected failure, please check server logs for more information")
 	}
-	status := statusOf[e.Code]
-	if status == 0 {
-		status = http.StatusBadRequest
-	}
+	status := e.Status()
 	w.Header().Set("x-sb-error-code", e.Code)
 	body := map[string]any{}
 	if r.Header.Get(APIVersionHeader) != "" {

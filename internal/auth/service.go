@@ -578,3 +578,27 @@ func (s *Service) Identity(ctx context.Context, owner, jobID string, exp time.Ti
 	b, err := json.Marshal(ToJSON(u))
 	return tok, b, err
 }
+
+// UserByEmail reads a user by email (as normalized at sign-up).
+func (s *Service) UserByEmail(ctx context.Context, email string) (*store.User, error) {
+	norm, err := normalizeEmail(email)
+	if err != nil {
+		return nil, store.ErrNotFound
+	}
+	return s.st.GetUserByEmail(ctx, norm)
+}
+
+// Users pages through the users, oldest first, with their total.
+func (s *Service) Users(ctx context.Context, offset, limit int) ([]*store.User, int, error) {
+	return s.st.ListUsers(ctx, offset, limit)
+}
+
+// DeleteUser removes a user with their sessions.
+func (s *Service) DeleteUser(ctx context.Context, id string) error {
+	return s.st.DeleteUser(ctx, id)
+}
+
+// SignOutEverywhere ends every session of a user.
+func (s *Service) SignOutEverywhere(ctx context.Context, userID string) error {
+	return s.st.DeleteSessions(ctx, userID, "", "")
+}

@@ -231,6 +231,35 @@ var ErrUnknownFunction = errors.New("unknown function")
 // StartJob creates a job of one function directly, owned by owner (empty
 // for a system job), with data as its trigger's data.
 func (e *Engine) StartJob(ctx context.Context, fnID string, data json.RawMessage, owner string) (*store.Job, error) {
+	if len(data) == 0 || string(data) == "null" {
+		data = json.RawMessage("{}")
+	}
+	return e.startWith(ctx, fnID, &store.Event{ID: NewID(), Name: RequestedEvent, Data: data, Owner: owner})
+}
+
+// Rerun starts the function of a job again, as a new job, for a copy of
+// the job's trigger: a new event id, the same name, data and owner. It is
+// the dashboard's retry; the ended job is left as it was.
+func (e *Engine) Rerun(ctx context.Context, jobID string) (*store.Job, error) {
+	j, err := e.st.GetJob(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	if len(j.Batch) > 0 {
+		return nil, fmt.Errorf("%w: job %s ran a batch of events; replay the events instead", ErrNotRerunnable, jobID)
+	}
+	ev, err := e.st.GetEvent(ctx, j.EventID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the event of job %s is gone", ErrNotRerunnable, jobID)
+	}
+	return e.startWith(ctx, j.FunctionID, &store.Event{ID: NewID(), Name: ev.Name, Data: ev.Data, Owner: j.Owner})
+}
+
+// ErrNotRerunnable is returned by Rerun for a job it cannot start again.
+var ErrNotRerunnable = errors.New("job cannot be rerun")
+
+// startWith stores ev and one job of the function for it.
+func (e *Engine) startWith(ctx context.Context, fnID string, ev *store.Event) (*store.Job, error) {
 	if err := e.refreshFunctions(ctx, false); err != nil {
 		return nil, err
 	}
@@ -243,10 +272,6 @@ func (e *Engine) StartJob(ctx context.Context, fnID string, data json.RawMessage
 			return nil, fmt.Errorf("%w %q", ErrUnknownFunction, fnID)
 		}
 	}
-	if len(data) == 0 || string(data) == "null" {
-		data = json.RawMessage("{}")
-	}
-	ev := &store.Event{ID: NewID(), Name: RequestedEvent, Data: data, Owner: owner}
 	var job *store.Job
 	err := e.st.InTx(ctx, func(tx store.Tx) error {
 		now := e.now()
