@@ -1,7 +1,9 @@
 package dashboard
 
 import (
+	"bytes"
 	"encoding/json"
+	"strings"
 
 	"github.com/errand-dev/errand/internal/store"
 )
@@ -16,6 +18,8 @@ type jobView struct {
 	// Duration is the run time so far (running) or in all (ended), µs.
 	Duration      int64
 	Input, Output string
+	// OutputLine is the output on one line, cut short, for lists.
+	OutputLine string
 	Error         *errorView
 	Terminal      bool
 	OwnerEmail    string // filled by admin pages
@@ -42,7 +46,7 @@ func newJobView(j *store.Job, now int64) *jobView {
 	v := &jobView{ID: j.ID, Function: j.FunctionID, Status: string(j.Status), Owner: j.Owner, EventID: j.EventID,
 		ParentJobID: j.ParentJobID, Attempt: j.Attempt, MaxAttempts: j.MaxAttempts, Progress: j.Progress,
 		Message: j.ProgressMessage, CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, EndedAt: j.EndedAt,
-		Input: prettyJSON(j.Input), Output: prettyJSON(j.Output), Error: decodeError(j.Error), Terminal: j.Terminal()}
+		Input: prettyJSON(j.Input), Output: prettyJSON(j.Output), OutputLine: oneLine(j.Output), Error: decodeError(j.Error), Terminal: j.Terminal()}
 	switch {
 	case j.StartedAt > 0 && j.EndedAt > 0:
 		v.Duration = j.EndedAt - j.StartedAt
@@ -74,4 +78,17 @@ func newStepView(s *store.Step, now int64) *stepView {
 		v.Duration = now - s.StartedAt
 	}
 	return v
+}
+
+// oneLine compacts stored JSON onto one line, cut at 200 bytes.
+func oneLine(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		b.Reset()
+		b.Write(raw)
+	}
+	if b.Len() > 200 {
+		return strings.ToValidUTF8(b.String()[:200], "") + "…"
+	}
+	return b.String()
 }

@@ -148,7 +148,7 @@ func prettyJSON(raw json.RawMessage) string {
 	}
 	const max = 64 << 10
 	if b.Len() > max {
-		return b.String()[:max] + "\n… (cut at 64 KiB)"
+		return strings.ToValidUTF8(b.String()[:max], "") + "\n… (cut at 64 KiB)"
 	}
 	return b.String()
 }

@@ -245,7 +245,8 @@ func (e *Engine) Rerun(ctx context.Context, jobID string) (*store.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(j.Batch) > 0 {
+	var batch []json.RawMessage
+	if json.Unmarshal(j.Batch, &batch) == nil && len(batch) > 1 {
 		return nil, fmt.Errorf("%w: job %s ran a batch of events; replay the events instead", ErrNotRerunnable, jobID)
 	}
 	ev, err := e.st.GetEvent(ctx, j.EventID)

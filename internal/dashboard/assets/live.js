@@ -58,7 +58,7 @@
     var pr = field(root, 'progress');
     if (pr) { var p = Math.round((job.progress || 0) * 100); pr.value = p; pr.textContent = p + '%'; }
     var msg = field(root, 'message');
-    if (msg) msg.textContent = job.progress_message || '';
+    if (msg) msg.textContent = job.status === 'finished' ? '' : job.progress_message || '';
     setDuration(field(root, 'duration'), job);
     var att = field(root, 'attempt');
     if (att) att.textContent = job.attempt + ' of ' + job.max_attempts;
@@ -66,7 +66,7 @@
     if (res) {
       res.textContent = '';
       if (job.error) res.appendChild(el('span', { 'class': 'err' }, job.error.message));
-      else if (job.output !== undefined) res.appendChild(el('code', { 'class': 'out' }, pretty(job.output)));
+      else if (job.output !== undefined) res.appendChild(el('code', { 'class': 'out' }, JSON.stringify(job.output)));
     }
     var out = field(root, 'output');
     if (out) out.textContent = pretty(job.output);
