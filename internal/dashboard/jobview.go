@@ -20,9 +20,9 @@ type jobView struct {
 	Input, Output string
 	// OutputLine is the output on one line, cut short, for lists.
 	OutputLine string
-	Error         *errorView
-	Terminal      bool
-	OwnerEmail    string // filled by admin pages
+	Error      *errorView
+	Terminal   bool
+	OwnerEmail string // filled by admin pages
 }
 
 // errorView is a stored error as {name, message}, or the raw JSON.
