@@ -3,15 +3,23 @@
 # PostgreSQL (installing Debian's postgresql if needed) and the npm packages
 # of the client-compatibility tests, runs formatting and
 # vet checks, the whole Go suite with -race and -shuffle against SQLite and
-# PostgreSQL, the example, and a short fuzz of every untrusted-input parser;
+# PostgreSQL (with the dashboard in headless Chromium), the example, and a
+# short fuzz of every untrusted-input parser;
 # then stops PostgreSQL and removes its files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CI="${CI:-}"
 export GOFLAGS="${GOFLAGS:-} -mod=mod"
 
-echo "== npm packages for the client-compatibility tests"
+echo "== npm packages for the client-compatibility and browser tests"
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+
+# The dashboard's browser test drives Debian's chromium (playwright-core
+# from npm, no downloaded browser).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing Debian's chromium for the browser tests"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+fi
 
 url=$(scripts/pg.sh start | tail -n 1)
 trap 'scripts/pg.sh stop' EXIT
@@ -40,4 +48,5 @@ go test -run '^$' -fuzz '^FuzzParseToken$' -fuzztime 10000x ./internal/auth
 go test -run '^$' -fuzz '^FuzzNormalizeEmail$' -fuzztime 20000x ./internal/auth
 go test -run '^$' -fuzz '^FuzzParseDuration$' -fuzztime 20000x ./internal/inngest
 go test -run '^$' -fuzz '^FuzzCanonical$' -fuzztime 20000x ./internal/inngest
+go test -run '^$' -fuzz '^FuzzLocalPath$' -fuzztime 20000x ./internal/dashboard
 echo "== all tests passed"

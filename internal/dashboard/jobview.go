@@ -1,9 +1,7 @@
 package dashboard
 
 import (
-	"bytes"
 	"encoding/json"
-	"strings"
 
 	"github.com/errand-dev/errand/internal/store"
 )
@@ -78,17 +76,4 @@ func newStepView(s *store.Step, now int64) *stepView {
 		v.Duration = now - s.StartedAt
 	}
 	return v
-}
-
-// oneLine compacts stored JSON onto one line, cut at 200 bytes.
-func oneLine(raw json.RawMessage) string {
-	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
-		b.Reset()
-		b.Write(raw)
-	}
-	if b.Len() > 200 {
-		return strings.ToValidUTF8(b.String()[:200], "") + "…"
-	}
-	return b.String()
 }

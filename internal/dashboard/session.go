@@ -241,7 +241,16 @@ func (d *Dashboard) admin(h handler) handler {
 // localPath returns next if it is a path on this site, else "/": sign-in
 // never redirects elsewhere.
 func localPath(next string) string {
-	if len(next) < 1 || next[0] != '/' || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for _, c := range next {
+		// Browsers read "\" as "/" and drop tabs and newlines.
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" {
 		return "/"
 	}
 	return next

@@ -19,8 +19,9 @@ const jwtSecret = "dashboard-test-secret-0123456789abcdef"
 // gates hold a test's jobs at named points until the test releases them,
 // so a test sees every state of a job without sleeping.
 type gates struct {
-	mu sync.Mutex
-	ch map[string]chan struct{}
+	mu   sync.Mutex
+	ch   map[string]chan struct{}
+	done chan struct{} // closed when the test ends: every gate opens
 }
 
 func (g *gates) get(key string) chan struct{} {
@@ -40,6 +41,8 @@ func (g *gates) get(key string) chan struct{} {
 func (g *gates) wait(ctx context.Context, key string) error {
 	select {
 	case <-g.get(key):
+		return nil
+	case <-g.done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -75,7 +78,7 @@ type site struct {
 
 func newSite(t *testing.T, kind string) *site {
 	t.Helper()
-	g := &gates{}
+	g := &gates{done: make(chan struct{})}
 	report := errand.NewFunction(errand.FunctionOpts{ID: "report", Name: "Monthly report", Concurrency: []errand.Concurrency{{Limit: 1}}},
 		errand.OnEvent("app/report.requested"),
 		func(ctx context.Context, in errand.Input[Report]) (map[string]any, error) {
@@ -104,6 +107,7 @@ func newSite(t *testing.T, kind string) *site {
 		cfg.DatabaseURL = storetest.FreshSchemaURL(t)
 	}
 	c := errandtest.Start(t, cfg)
+	t.Cleanup(func() { close(g.done) }) // before the client stops: jobs held at gates end
 	srv := httptest.NewServer(c.Handler())
 	t.Cleanup(srv.Close)
 	_, svc, err := c.APIKeys()

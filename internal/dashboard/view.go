@@ -137,18 +137,32 @@ func formatDuration(us int64) string {
 }
 
 // prettyJSON indents stored JSON for display, cut at 64 KiB.
-func prettyJSON(raw json.RawMessage) string {
+func prettyJSON(raw json.RawMessage) string { return showJSON(raw, "  ", 64<<10) }
+
+// oneLine shows stored JSON on one line, cut at 200 bytes, for lists.
+func oneLine(raw json.RawMessage) string { return showJSON(raw, "", 200) }
+
+// showJSON re-encodes stored JSON for people: indented or on one line,
+// with strings as written (Go's encoder stores "<" as \u003c, which reads
+// badly; the template escapes what it shows anyway), cut at max bytes.
+func showJSON(raw json.RawMessage, indent string, max int) string {
 	if len(raw) == 0 {
 		return ""
 	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
 	var b bytes.Buffer
-	if json.Indent(&b, raw, "", "  ") != nil {
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", indent)
+	if dec.Decode(&v) != nil || enc.Encode(v) != nil {
 		b.Reset()
 		b.Write(raw)
 	}
-	const max = 64 << 10
-	if b.Len() > max {
-		return strings.ToValidUTF8(b.String()[:max], "") + "\n… (cut at 64 KiB)"
+	out := strings.TrimRight(b.String(), "\n")
+	if len(out) > max {
+		return strings.ToValidUTF8(out[:max], "") + "…"
 	}
-	return b.String()
+	return out
 }
