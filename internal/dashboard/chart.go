@@ -108,26 +108,32 @@ func (d *Dashboard) overviewPage(w http.ResponseWriter, r *http.Request, v *view
 	for _, s := range funcs["statuses"].(func() []store.Status)() {
 		data.Counts = append(data.Counts, statusCount{string(s), counts[s]})
 	}
-	n := len(st.Buckets)
-	depth, thru, lat := make([]float64, n), make([]float64, n), make([]float64, n)
-	// Walk back from the waiting count now: at the end of bucket i, the
-	// queue held what it holds now, less what arrived after, plus what
-	// left after (started, or ended without starting).
-	q := st.Waiting
-	for i := n - 1; i >= 0; i-- {
-		b := st.Buckets[i]
-		depth[i] = float64(q)
-		q += b.Started + b.Dropped - b.Created
-		q = max(q, 0)
-		thru[i] = float64(b.Ended) / win.Bucket.Minutes()
-		if b.Started > 0 {
-			lat[i] = float64(b.LatencySum) / float64(b.Started) / 1000
-		}
-	}
+	depth, thru, lat := series(st, win.Bucket)
 	data.Charts = []chart{
 		newChart("depth", "Queue depth", "jobs waiting", start, win.Bucket, depth),
 		newChart("throughput", "Throughput", "jobs ended per minute", start, win.Bucket, thru),
 		newChart("latency", "Start latency", "ms from creation to start, mean", start, win.Bucket, lat),
 	}
 	d.render(w, r, v, http.StatusOK, "admin_overview", view{Title: "Overview", Section: "admin", Data: data})
+}
+
+// series turns bucketed counts into the three charts' values: the queue
+// depth at each bucket's end, jobs ended per minute, and the mean start
+// latency in milliseconds. The depth walks back from the waiting count
+// now: at the end of bucket i the queue held what it holds now, less what
+// arrived after, plus what left after (started, or ended unstarted).
+func series(st *store.JobStats, bucket time.Duration) (depth, thru, lat []float64) {
+	n := len(st.Buckets)
+	depth, thru, lat = make([]float64, n), make([]float64, n), make([]float64, n)
+	q := st.Waiting
+	for i := n - 1; i >= 0; i-- {
+		b := st.Buckets[i]
+		depth[i] = float64(q)
+		q = max(q+b.Started+b.Dropped-b.Created, 0)
+		thru[i] = float64(b.Ended) / bucket.Minutes()
+		if b.Started > 0 {
+			lat[i] = float64(b.LatencySum) / float64(b.Started) / 1000
+		}
+	}
+	return depth, thru, lat
 }

@@ -135,8 +135,9 @@ type myJobs struct {
 	Input     string
 	Error     string
 	// Since is when the list was read (µs): the live stream sends the
-	// changes after it.
+	// changes after it. Older pages (Paged) are not live.
 	Since int64
+	Paged bool
 }
 
 func (d *Dashboard) myJobsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -146,6 +147,7 @@ func (d *Dashboard) myJobsPage(w http.ResponseWriter, r *http.Request, v *viewer
 func (d *Dashboard) renderMyJobs(w http.ResponseWriter, r *http.Request, v *viewer, status int, data myJobs) {
 	const pageSize = 50
 	data.Since = d.cfg.Now().UnixMicro()
+	data.Paged = r.URL.Query().Get("before") != ""
 	jobs, err := d.cfg.Store.ListJobs(r.Context(), store.JobFilter{Owner: v.UserID, Before: r.URL.Query().Get("before"), Limit: pageSize})
 	if err == nil {
 		data.Functions, err = d.cfg.Store.Functions(r.Context())

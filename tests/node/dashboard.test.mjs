@@ -214,6 +214,9 @@ test('an admin signs in with the service key and sees both users\' jobs', async 
   const table = await page.locator('table.jobs').textContent();
   for (const id of [state.first, state.cancelled, state.bob]) assert.ok(table.includes(id), `admin misses ${id}`);
   assert.ok(table.includes(alice.email) && table.includes(bob.email));
+  const wide = await page.evaluate(() => [document.documentElement.scrollWidth, document.querySelector('.table-wrap').scrollWidth,
+    document.querySelector('.table-wrap').clientWidth]);
+  assert.ok(wide[0] <= 1280 && wide[1] <= wide[2], `the jobs page overflows: ${wide}`);
   await shot(page, '8-admin-jobs');
 
   // Filters: bob's jobs only, then the cancelled one by status.
