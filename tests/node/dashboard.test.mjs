@@ -40,7 +40,32 @@ async function release(key) {
   assert.equal(r.status, 200);
 }
 
+// Every page we photograph is also checked for the basics of
+// accessibility: a language, one h1, a label for every control, a name
+// for every button and link, and a skip link that the keyboard reaches
+// first.
 async function shot(page, name) {
+  const problems = await page.evaluate(() => {
+    const out = [];
+    if (!document.documentElement.lang) out.push('no lang on <html>');
+    const h1 = document.querySelectorAll('h1').length;
+    if (h1 !== 1) out.push(`${h1} h1 elements`);
+    for (const c of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+      if (!c.labels?.length && !c.getAttribute('aria-label')) out.push(`unlabelled ${c.outerHTML.slice(0, 80)}`);
+    }
+    for (const c of document.querySelectorAll('button, a[href], summary')) {
+      if (!c.textContent.trim() && !c.getAttribute('aria-label')) out.push(`nameless ${c.outerHTML.slice(0, 80)}`);
+    }
+    for (const c of document.querySelectorAll('progress')) {
+      if (!c.getAttribute('aria-label') && !c.labels?.length) out.push('unlabelled progress');
+    }
+    return out;
+  });
+  assert.deepEqual(problems, [], `${name}: accessibility problems`);
+  await page.keyboard.press('Tab');
+  const first = await page.evaluate(() => document.activeElement?.textContent);
+  assert.equal(first, 'Skip to content', `${name}: the first Tab does not reach the skip link`);
+  await page.keyboard.press('Shift+Tab');
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 }
 
