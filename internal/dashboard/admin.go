@@ -140,24 +140,32 @@ func (d *Dashboard) userID(r *http.Request, s string) (string, bool, error) {
 	return u.ID, true, nil
 }
 
+// emailCache remembers the owners' emails one page has looked up.
+type emailCache map[string]string
+
+// email returns a user's email ("" for none, or a user who is gone).
+func (d *Dashboard) email(r *http.Request, c emailCache, userID string) string {
+	if userID == "" {
+		return ""
+	}
+	e, ok := c[userID]
+	if !ok {
+		if u, err := d.cfg.Auth.User(r.Context(), userID); err == nil {
+			e = u.Email
+		}
+		c[userID] = e
+	}
+	return e
+}
+
 // jobViews makes views with the owners' emails.
 func (d *Dashboard) jobViews(r *http.Request, jobs []*store.Job) []*jobView {
-	emails := map[string]string{}
+	emails := emailCache{}
 	now := d.cfg.Now().UnixMicro()
 	out := make([]*jobView, len(jobs))
 	for i, j := range jobs {
-		jv := newJobView(j, now)
-		if j.Owner != "" {
-			e, ok := emails[j.Owner]
-			if !ok {
-				if u, err := d.cfg.Auth.User(r.Context(), j.Owner); err == nil {
-					e = u.Email
-				}
-				emails[j.Owner] = e
-			}
-			jv.OwnerEmail = e
-		}
-		out[i] = jv
+		out[i] = newJobView(j, now)
+		out[i].OwnerEmail = d.email(r, emails, j.Owner)
 	}
 	return out
 }
@@ -203,14 +211,10 @@ func (d *Dashboard) eventsPage(w http.ResponseWriter, r *http.Request, v *viewer
 		d.internal(w, r, v, "events", err)
 		return
 	}
+	emails := emailCache{}
 	for _, e := range evs {
-		ev := &eventView{ID: e.ID, Name: e.Name, Owner: e.Owner, Data: prettyJSON(e.Data), User: prettyJSON(e.User), ReceivedAt: e.ReceivedAt}
-		if e.Owner != "" {
-			if u, err := d.cfg.Auth.User(r.Context(), e.Owner); err == nil {
-				ev.OwnerEmail = u.Email
-			}
-		}
-		data.Events = append(data.Events, ev)
+		data.Events = append(data.Events, &eventView{ID: e.ID, Name: e.Name, Owner: e.Owner, OwnerEmail: d.email(r, emails, e.Owner),
+			Data: prettyJSON(e.Data), User: prettyJSON(e.User), ReceivedAt: e.ReceivedAt})
 	}
 	if len(evs) == adminPageSize {
 		nq := r.URL.Query()
@@ -339,7 +343,7 @@ type userView struct {
 
 func (d *Dashboard) usersPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	page = max(page, 1)
+	page = min(max(page, 1), 1_000_000)
 	users, total, err := d.cfg.Auth.Users(r.Context(), (page-1)*adminPageSize, adminPageSize)
 	if err != nil {
 		d.internal(w, r, v, "users", err)
