@@ -21,9 +21,6 @@ var windows = []struct {
 	{"24h", 24 * time.Hour, 15 * time.Minute},
 }
 
-// lookBack is how far before the window jobs are still read, for ones
-// created earlier that started or ended inside it.
-const lookBack = 24 * time.Hour
 
 // chart is one time series drawn as an SVG line, with its numbers in a
 // table for screen readers and for reading exact values.
@@ -89,7 +86,9 @@ func (d *Dashboard) overviewPage(w http.ResponseWriter, r *http.Request, v *view
 	now := d.cfg.Now()
 	start := now.Add(-win.Span).Truncate(win.Bucket)
 	minID := ulid.ULID{}
-	_ = minID.SetTime(ulid.Timestamp(start.Add(-lookBack)))
+	// Jobs created up to one window's span before it are read too, for
+	// the ones that started or ended inside it after waiting that long.
+	_ = minID.SetTime(ulid.Timestamp(start.Add(-win.Span)))
 	st, err := d.cfg.Store.JobStats(r.Context(), store.StatsParams{Since: start.UnixMicro(), Until: now.UnixMicro(),
 		Bucket: win.Bucket.Microseconds(), MinID: minID.String()})
 	if err != nil {
@@ -108,7 +107,7 @@ func (d *Dashboard) overviewPage(w http.ResponseWriter, r *http.Request, v *view
 	for _, s := range funcs["statuses"].(func() []store.Status)() {
 		data.Counts = append(data.Counts, statusCount{string(s), counts[s]})
 	}
-	depth, thru, lat := series(st, win.Bucket)
+	depth, thru, lat := series(st, counts[store.StatusWaiting], win.Bucket)
 	data.Charts = []chart{
 		newChart("depth", "Queue depth", "jobs waiting", start, win.Bucket, depth),
 		newChart("throughput", "Throughput", "jobs ended per minute", start, win.Bucket, thru),
@@ -122,10 +121,10 @@ func (d *Dashboard) overviewPage(w http.ResponseWriter, r *http.Request, v *view
 // latency in milliseconds. The depth walks back from the waiting count
 // now: at the end of bucket i the queue held what it holds now, less what
 // arrived after, plus what left after (started, or ended unstarted).
-func series(st *store.JobStats, bucket time.Duration) (depth, thru, lat []float64) {
+func series(st *store.JobStats, waiting int64, bucket time.Duration) (depth, thru, lat []float64) {
 	n := len(st.Buckets)
 	depth, thru, lat = make([]float64, n), make([]float64, n), make([]float64, n)
-	q := st.Waiting
+	q := waiting
 	for i := n - 1; i >= 0; i-- {
 		b := st.Buckets[i]
 		depth[i] = float64(q)

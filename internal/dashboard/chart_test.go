@@ -13,17 +13,17 @@ func TestSeries(t *testing.T) {
 	// Minute 0: 5 jobs arrive, 2 start (waits 10 ms and 30 ms). Minute 1:
 	// 1 arrives, 3 start, 1 is cancelled unstarted, 4 end. Minute 2:
 	// nothing. 0 wait now.
-	st := &store.JobStats{Waiting: 0, Buckets: []store.StatsBucket{
+	st := &store.JobStats{Buckets: []store.StatsBucket{
 		{Created: 5, Started: 2, LatencySum: 40000, LatencyMax: 30000},
 		{Created: 1, Started: 3, Dropped: 1, Ended: 4, LatencySum: 3000},
 		{},
 	}}
-	depth, thru, lat := series(st, time.Minute)
+	depth, thru, lat := series(st, 0, time.Minute)
 	if fmt.Sprint(depth) != "[3 0 0]" || fmt.Sprint(thru) != "[0 4 0]" || fmt.Sprint(lat) != "[20 1 0]" {
 		t.Fatalf("depth %v thru %v lat %v", depth, thru, lat)
 	}
 	// Five-minute buckets: ended per minute.
-	_, thru, _ = series(&store.JobStats{Buckets: []store.StatsBucket{{Ended: 10}}}, 5*time.Minute)
+	_, thru, _ = series(&store.JobStats{Buckets: []store.StatsBucket{{Ended: 10}}}, 0, 5*time.Minute)
 	if thru[0] != 2 {
 		t.Fatalf("per minute: %v", thru)
 	}

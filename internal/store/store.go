@@ -260,7 +260,6 @@ type StatsBucket struct {
 // JobStats is the recent history of the jobs table, for charts.
 type JobStats struct {
 	Buckets []StatsBucket // oldest first; bucket i starts at Since + i*Bucket
-	Waiting int64         // jobs waiting now
 }
 
 // EventFilter selects events for listing.
@@ -363,7 +362,8 @@ type Store interface {
 	ListEvents(ctx context.Context, f EventFilter) ([]*Event, error)
 	// CountByStatus counts jobs per status.
 	CountByStatus(ctx context.Context) (map[Status]int64, error)
-	// JobStats buckets the creations, starts and ends of jobs since a time.
+	// JobStats buckets the creations, starts and ends of jobs since a
+	// time, in one scan of the jobs from MinID on.
 	JobStats(ctx context.Context, p StatsParams) (*JobStats, error)
 	// UpsertFunctions records the functions a process serves.
 	UpsertFunctions(ctx context.Context, fns []*Function, now int64) error

@@ -19,52 +19,41 @@ func (db *DB) JobStats(ctx context.Context, p store.StatsParams) (*store.JobStat
 		return nil, fmt.Errorf("job stats: %d buckets is out of range (1 to 10000)", n)
 	}
 	out := &store.JobStats{Buckets: make([]store.StatsBucket, n)}
-	scan := func(what, q string, fn func(b *store.StatsBucket, v []int64)) error {
-		rows, err := db.Read.Query(ctx, db.D.Q(q), p.Since, p.Bucket, p.MinID)
-		if err != nil {
-			return fmt.Errorf("job stats (%s): %w", what, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			v := make([]int64, 4)
-			if err := rows.Scan(&v[0], &v[1], &v[2], &v[3]); err != nil {
-				return fmt.Errorf("job stats (%s): %w", what, err)
-			}
-			if i := int(v[0]); i >= 0 && i < n {
-				fn(&out.Buckets[i], v[1:])
-			}
-		}
-		return rows.Err()
-	}
-	err := scan("created", `SELECT (created_at - $1) / $2, count(*), 0, 0 FROM errand_jobs
-		WHERE id >= $3 AND created_at >= $1 GROUP BY 1`, func(b *store.StatsBucket, v []int64) { b.Created = v[0] })
-	if err == nil {
-		err = scan("started", `SELECT (started_at - $1) / $2, count(*), COALESCE(sum(started_at - created_at), 0),
-			COALESCE(max(started_at - created_at), 0) FROM errand_jobs
-			WHERE id >= $3 AND started_at >= $1 GROUP BY 1`, func(b *store.StatsBucket, v []int64) {
-			b.Started, b.LatencySum, b.LatencyMax = v[0], v[1], v[2]
-		})
-	}
-	if err == nil {
-		err = scan("ended", `SELECT (ended_at - $1) / $2, count(*),
-			COALESCE(sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0),
-			COALESCE(sum(CASE WHEN started_at IS NULL THEN 1 ELSE 0 END), 0) FROM errand_jobs
-			WHERE id >= $3 AND ended_at >= $1 GROUP BY 1`, func(b *store.StatsBucket, v []int64) {
-			b.Ended, b.Failed, b.Dropped = v[0], v[1], v[2]
-		})
-	}
+	// One scan of the window's jobs, then three groupings of it: by
+	// creation, by first start, by end.
+	rows, err := db.Read.Query(ctx, db.D.Q(`WITH j AS MATERIALIZED (
+			SELECT created_at AS c, COALESCE(started_at, 0) AS s, COALESCE(ended_at, 0) AS e, status FROM errand_jobs
+			WHERE id >= $3 AND (created_at >= $1 OR started_at >= $1 OR ended_at >= $1))
+		SELECT 0, (c - $1) / $2, count(*), 0, 0 FROM j WHERE c >= $1 GROUP BY 2
+		UNION ALL
+		SELECT 1, (s - $1) / $2, count(*), COALESCE(sum(s - c), 0), COALESCE(max(s - c), 0) FROM j WHERE s >= $1 GROUP BY 2
+		UNION ALL
+		SELECT 2, (e - $1) / $2, count(*), COALESCE(sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0),
+			COALESCE(sum(CASE WHEN s = 0 THEN 1 ELSE 0 END), 0) FROM j WHERE e >= $1 GROUP BY 2`), p.Since, p.Bucket, p.MinID)
 	if err != nil {
-		return nil, err
-	}
-	rows, err := db.Read.Query(ctx, `SELECT count(*) FROM errand_jobs WHERE status = 'waiting'`)
-	if err != nil {
-		return nil, fmt.Errorf("job stats (waiting): %w", err)
+		return nil, fmt.Errorf("job stats: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		if err := rows.Scan(&out.Waiting); err != nil {
-			return nil, fmt.Errorf("job stats (waiting): %w", err)
+		var kind, i, a, b, c int64
+		if err := rows.Scan(&kind, &i, &a, &b, &c); err != nil {
+			return nil, fmt.Errorf("job stats: %w", err)
+		}
+		if i < 0 || i >= int64(n) {
+			continue
+		}
+		bk := &out.Buckets[i]
+		switch kind {
+		case 0:
+			bk.Created = a
+		case 1:
+			bk.Started, bk.LatencySum, bk.LatencyMax = a, b, c
+		case 2:
+			bk.Ended, bk.Failed, bk.Dropped = a, b, c
 		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("job stats: %w", err)
+	}
+	return out, nil
 }
