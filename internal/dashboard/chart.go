@@ -21,7 +21,6 @@ var windows = []struct {
 	{"24h", 24 * time.Hour, 15 * time.Minute},
 }
 
-
 // chart is one time series drawn as an SVG line, with its numbers in a
 // table for screen readers and for reading exact values.
 type chart struct {
