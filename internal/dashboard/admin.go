@@ -36,13 +36,15 @@ type adminJobs struct {
 	Functions []*store.Function
 	Since     []struct{ Value, Label string }
 	Error     string
+	// Now is when the list was read (µs): rows change live after it.
+	Now int64
 }
 
 func (d *Dashboard) jobsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	q := r.URL.Query()
 	f := jobFilters{Status: q.Get("status"), Function: q.Get("function"), Owner: strings.TrimSpace(q.Get("owner")),
 		Since: q.Get("since"), Q: strings.TrimSpace(q.Get("q"))}
-	data := adminJobs{F: f, Since: sinceChoices}
+	data := adminJobs{F: f, Since: sinceChoices, Now: d.cfg.Now().UnixMicro()}
 	var err error
 	if data.Functions, err = d.cfg.Store.Functions(r.Context()); err != nil {
 		d.internal(w, r, v, "functions", err)

@@ -101,6 +101,7 @@ func (d *Dashboard) routes() {
 	m.HandleFunc("GET /live/jobs", d.live("/v1/jobs/stream"))
 	m.HandleFunc("GET /live/jobs/{id}", d.live("/v1/jobs/{id}/stream"))
 	m.HandleFunc("GET /live/jobs/{id}/steps", d.live("/v1/jobs/{id}/steps"))
+	m.HandleFunc("GET /live/all", d.page(d.admin(d.liveAll)))
 	m.HandleFunc("GET /admin", d.page(d.admin(d.overviewPage)))
 	m.HandleFunc("GET /admin/jobs", d.page(d.admin(d.jobsPage)))
 	m.HandleFunc("POST /admin/jobs/{id}/retry", d.form(d.admin(d.retryJob)))

@@ -292,21 +292,36 @@ func (d *Dashboard) live(apiPath string) http.HandlerFunc {
 			_, _ = w.Write([]byte(`{"code":"unauthorized","message":"sign in first"}` + "\n"))
 			return
 		}
-		r2 := r.Clone(r.Context())
-		r2.URL.Path = strings.ReplaceAll(apiPath, "{id}", r.PathValue("id"))
-		r2.URL.RawPath = ""
-		r2.Header.Del("Cookie")
 		tok := v.token
 		if v.Admin && v.Kind == auth.User && r.PathValue("id") != "" {
 			// An admin user looks at someone's job: the API shows it to
-			// the service role only. The token lives long enough to connect.
-			var err error
-			if tok, err = d.cfg.Auth.Keys().SignAPIKey("service_role", d.cfg.Now(), time.Minute); err != nil {
-				http.Error(w, "internal error", http.StatusInternalServerError)
-				return
-			}
+			// the service role only.
+			tok = d.serviceToken()
 		}
-		r2.Header.Set("Authorization", "Bearer "+tok)
-		d.cfg.API.ServeHTTP(w, r2)
+		d.forward(w, r, strings.ReplaceAll(apiPath, "{id}", r.PathValue("id")), tok)
 	}
+}
+
+// liveAll streams every job's changes to an admin (the admin jobs page).
+func (d *Dashboard) liveAll(w http.ResponseWriter, r *http.Request, v *viewer) {
+	d.forward(w, r, "/v1/jobs/stream", d.serviceToken())
+}
+
+// serviceToken is a service-role token that lives long enough to open a
+// stream: the API checks it once, at the start.
+func (d *Dashboard) serviceToken() string {
+	tok, err := d.cfg.Auth.Keys().SignAPIKey("service_role", d.cfg.Now(), time.Minute)
+	if err != nil {
+		d.log.Error("dashboard: sign a service token", "err", err)
+	}
+	return tok
+}
+
+// forward serves the request with the API at path, as the bearer of tok.
+func (d *Dashboard) forward(w http.ResponseWriter, r *http.Request, path, tok string) {
+	r2 := r.Clone(r.Context())
+	r2.URL.Path, r2.URL.RawPath = path, ""
+	r2.Header.Del("Cookie")
+	r2.Header.Set("Authorization", "Bearer "+tok)
+	d.cfg.API.ServeHTTP(w, r2)
 }

@@ -75,8 +75,9 @@ async function newContext(opts) {
   return ctx;
 }
 
-async function signUp(page, who) {
+async function signUp(page, who, name) {
   await page.goto(`${base}/signup`);
+  if (name) await shot(page, name);
   await page.getByLabel('Email').fill(who.email);
   await page.locator('#password').fill(who.password);
   await page.getByLabel('Password again').fill(who.password);
@@ -107,7 +108,10 @@ test('alice signs up, starts a job and watches it without reloading', async () =
   const ctx = await newContext({ viewport: { width: 1280, height: 800 } });
   const page = await ctx.newPage();
   state.alice = ctx;
-  await signUp(page, alice);
+  await page.goto(`${base}/`);
+  await page.waitForURL(`${base}/signin`);
+  await shot(page, '0-sign-in');
+  await signUp(page, alice, '0-sign-up');
   assert.match(await page.locator('tbody').textContent(), /no jobs yet/);
 
   const id = await startReport(page, 'Q3 numbers');
@@ -207,6 +211,7 @@ test('bob sees none of alice\'s jobs and no admin page', async () => {
 
   const r = await page.goto(`${base}/jobs/${state.first}`);
   assert.equal(r.status(), 404);
+  await shot(page, '12-another-users-job');
   const live = await page.goto(`${base}/live/jobs/${state.first}/steps`);
   assert.equal(live.status(), 404);
   const admin = await page.goto(`${base}/admin/jobs`);
@@ -259,9 +264,13 @@ test('an admin signs in with the service key and sees both users\' jobs', async 
   assert.match(page.url(), /\/jobs\/\w+$/, await page.locator('main').textContent());
   assert.match(await page.getByRole('status').textContent(), /Retried as job/);
   const retried = page.url().split('/').pop();
+  // The jobs page follows the retried job live.
+  await page.goto(`${base}/admin/jobs`);
+  await page.locator('[data-live-state]').filter({ hasText: 'live' }).waitFor(T);
+  await waitStatus(page, retried, 'running');
   await release(`${retried}/start`);
   await release(`${retried}/finish`);
-  await page.locator('[data-field="status"]').filter({ hasText: 'finished' }).waitFor(T);
+  await waitStatus(page, retried, 'finished');
 
   await page.goto(`${base}/admin/events`);
   await page.locator('li.event').first().waitFor(T);

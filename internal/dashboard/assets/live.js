@@ -83,7 +83,7 @@
     var act = field(root, 'actions');
     if (act && terminal(job.status)) {
       act.querySelectorAll('form[action$="/cancel"]').forEach(function (f) { f.remove(); });
-    } else if (act && !act.querySelector('form[action$="/cancel"]')) {
+    } else if (act && !act.querySelector('form')) {
       act.appendChild(cancelForm(job, back));
     }
   }
@@ -121,6 +121,7 @@
     es.addEventListener('job', function (e) {
       var job = JSON.parse(e.data);
       var tr = body.querySelector('tr[data-job="' + CSS.escape(job.id) + '"]');
+      if (!tr && list.hasAttribute('data-live-rows-only')) return; // a filtered list: rows it shows only
       if (!tr) {
         tr = newRow(job);
         var empty = body.querySelector('tr.empty');
