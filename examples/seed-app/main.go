@@ -46,13 +46,65 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	pool, err := pgxpool.New(ctx, *dbURL)
+	h, closeApp, err := newApp(ctx, *dbURL, *secret, "http://"+*addr)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer pool.Close()
+	defer closeApp()
+	srv := &http.Server{Addr: *addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(c)
+	}()
+	fmt.Printf("seed-app on http://%s\n", *addr)
+	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+		log.Fatal(err)
+	}
+}
 
-	report := errand.NewFunction(errand.FunctionOpts{ID: "report", Name: "Build a report"}, errand.OnEvent("app/report.requested"),
+// newApp starts errand inside the app and returns the app's handler: the
+// page at /, and errand's API (accounts, jobs, streams) beside it.
+func newApp(ctx context.Context, dbURL, secret, publicURL string) (http.Handler, func(), error) {
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := errand.NewClient(ctx, &errand.Config{DatabaseURL: dbURL, JWTSecret: secret, PublicURL: publicURL,
+		Functions: []*errand.Function{reportFunction(pool)}})
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	closeApp := func() { _ = client.Close(); pool.Close() }
+	if err := setupTable(ctx, pool); err != nil {
+		closeApp()
+		return nil, nil, err
+	}
+	if err := client.Start(ctx); err != nil {
+		closeApp()
+		return nil, nil, err
+	}
+	anon, _, err := client.APIKeys()
+	if err != nil {
+		closeApp()
+		return nil, nil, err
+	}
+	page := template.Must(template.New("index").Parse(indexHTML))
+	mux := http.NewServeMux()
+	mux.Handle("/", client.Handler()) // /auth/v1, /v1/jobs, streams
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = page.Execute(w, map[string]string{"AnonKey": anon})
+	})
+	return mux, closeApp, nil
+}
+
+// reportFunction is the seed's background job: it runs as the user who
+// started it.
+func reportFunction(pool *pgxpool.Pool) *errand.Function {
+	return errand.NewFunction(errand.FunctionOpts{ID: "report", Name: "Build a report"}, errand.OnEvent("app/report.requested"),
 		func(ctx context.Context, in errand.Input[ReportData]) (map[string]any, error) {
 			// Step 1: record the report in the app's own table, as the user.
 			id, err := errand.Run(ctx, "create-row", func(ctx context.Context) (int64, error) {
@@ -93,41 +145,6 @@ func main() {
 			}
 			return map[string]any{"report_id": id, "rows_updated": rows}, nil
 		})
-
-	client, err := errand.NewClient(ctx, &errand.Config{DatabaseURL: *dbURL, JWTSecret: *secret, PublicURL: "http://" + *addr,
-		Functions: []*errand.Function{report}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer client.Close()
-	if err := setupTable(ctx, pool); err != nil {
-		log.Fatal(err)
-	}
-	if err := client.Start(ctx); err != nil {
-		log.Fatal(err)
-	}
-	anon, _, err := client.APIKeys()
-	if err != nil {
-		log.Fatal(err)
-	}
-	page := template.Must(template.New("index").Parse(indexHTML))
-	mux := http.NewServeMux()
-	mux.Handle("/", client.Handler()) // /auth/v1, /v1/jobs, streams
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = page.Execute(w, map[string]string{"AnonKey": anon})
-	})
-	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(c)
-	}()
-	fmt.Printf("seed-app on http://%s\n", *addr)
-	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
-		log.Fatal(err)
-	}
 }
 
 // setupTable creates the app's table with an owner-only policy, the way a

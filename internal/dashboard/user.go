@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -224,7 +225,7 @@ type jobDetail struct {
 
 func (d *Dashboard) jobPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	if !v.SignedIn() {
-		http.Redirect(w, r, "/signin?next="+r.URL.EscapedPath(), http.StatusSeeOther)
+		http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.EscapedPath()), http.StatusSeeOther)
 		return
 	}
 	j, ok := d.visibleJob(w, r, v)
