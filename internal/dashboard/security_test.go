@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -216,4 +217,57 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 		t.Errorf("API 404: %d %s", p.status, p.body)
 	}
 	_ = context.Background
+}
+
+// TestExpiredAccessTokenIsRenewed: with an unusable access cookie the
+// refresh cookie renews the session; once that session is signed out
+// elsewhere, the browser is signed out too.
+func TestExpiredAccessTokenIsRenewed(t *testing.T) {
+	s := newSite(t, "sqlite")
+	a := newBrowser(t, s.url)
+	a.signUp("g@example.com")
+	u, _ := url.Parse(s.url)
+	var refresh string
+	for _, c := range a.c.Jar.Cookies(u) {
+		if c.Name == "errand_refresh" {
+			refresh = c.Value
+		}
+	}
+	a.c.Jar.SetCookies(u, []*http.Cookie{{Name: "errand_access", Value: "expired.or.garbage", Path: "/"}})
+	p := a.get("/")
+	if p.status != http.StatusOK || !strings.Contains(p.body, "g@example.com") {
+		t.Fatalf("renewal: %d", p.status)
+	}
+	var renewed bool
+	for _, c := range p.header.Values("Set-Cookie") {
+		renewed = renewed || strings.HasPrefix(c, "errand_access=ey")
+	}
+	if !renewed {
+		t.Fatalf("no new access cookie: %q", p.header.Values("Set-Cookie"))
+	}
+	// Another browser of the same user signs out globally through the
+	// API: this browser's refresh token is revoked with the session.
+	anon, _, _ := s.c.APIKeys()
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/auth/v1/token?grant_type=refresh_token",
+		strings.NewReader(`{"refresh_token": "`+refresh+`"}`))
+	req.Header.Set("apikey", anon)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("refresh through the API: %v %v", resp, err)
+	}
+	var sess struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&sess)
+	resp.Body.Close()
+	req, _ = http.NewRequest(http.MethodPost, s.url+"/auth/v1/logout?scope=global", nil)
+	req.Header.Set("Authorization", "Bearer "+sess.AccessToken)
+	req.Header.Set("apikey", anon)
+	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("global logout: %v %v", resp, err)
+	}
+	if p := a.get("/"); p.status != http.StatusSeeOther || p.location != "/signin" {
+		t.Fatalf("after a global sign-out: %d %s", p.status, p.location)
+	}
 }
