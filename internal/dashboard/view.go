@@ -18,6 +18,7 @@ type pageTemplate struct{ t *template.Template }
 
 var funcs = template.FuncMap{
 	"pct":      func(f float64) int { return int(f*100 + 0.5) },
+	"add1":     func(n int) int { return n + 1 },
 	"micros":   formatMicros,
 	"duration": formatDuration,
 	"json":     prettyJSON,

@@ -61,7 +61,7 @@
     if (msg) msg.textContent = job.status === 'finished' ? '' : job.progress_message || '';
     setDuration(field(root, 'duration'), job);
     var att = field(root, 'attempt');
-    if (att) att.textContent = job.attempt + ' of ' + job.max_attempts;
+    if (att) att.textContent = (job.attempt + 1) + ' of ' + job.max_attempts;
     var res = field(root, 'result');
     if (res) {
       res.textContent = '';
@@ -161,6 +161,9 @@
       var end = s.ended_at ? Date.parse(s.ended_at) : Date.now();
       head.appendChild(el('span', { 'class': 'dur' }, fmtDur(end - Date.parse(s.started_at))));
       head.appendChild(el('span', { 'class': 'att' }, s.attempts + (s.attempts === 1 ? ' attempt' : ' attempts')));
+      if (s.wake_at && s.status === 'waiting') {
+        head.appendChild(el('span', { 'class': 'dur' }, 'until ' + s.wake_at.replace('T', ' ').replace(/\.\d+Z$|Z$/, '') + ' UTC'));
+      }
       li.appendChild(head);
       if (s.output !== undefined) {
         var d = el('details');
