@@ -81,3 +81,26 @@ func TestDashboardInStartMode(t *testing.T) {
 		t.Fatalf("admin page with the session: %d", resp.StatusCode)
 	}
 }
+
+// TestDashboardWithSignupOff: --disable-signup hides sign-up and refuses
+// its page.
+func TestDashboardWithSignupOff(t *testing.T) {
+	m := startDev(t, "sqlite", "--disable-signup")
+	resp, err := http.Get("http://" + m.Addr + "/signup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("GET /signup with sign-up off: %d", resp.StatusCode)
+	}
+	resp, err = http.Get("http://" + m.Addr + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.Contains(string(body), `href="/signup"`) {
+		t.Fatalf("the sign-in page links to sign-up: %d", resp.StatusCode)
+	}
+}

@@ -602,3 +602,11 @@ func (s *Service) DeleteUser(ctx context.Context, id string) error {
 func (s *Service) SignOutEverywhere(ctx context.Context, userID string) error {
 	return s.st.DeleteSessions(ctx, userID, "", "")
 }
+
+// LimitAttempt counts one sign-in attempt from ip that is not a password
+// sign-in (the dashboard's admin-key form) against the same per-address
+// limit, so a weak key cannot be guessed quickly.
+func (s *Service) LimitAttempt(ip string) error { return s.limit(ip, "") }
+
+// SignupDisabled reports whether sign-up is turned off.
+func (s *Service) SignupDisabled() bool { return s.cfg.DisableSignup }

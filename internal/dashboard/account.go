@@ -10,7 +10,6 @@ import (
 // signInForm is the sign-in and sign-up pages' data.
 type signInForm struct {
 	Email, Error, Next string
-	SignupOff          bool
 }
 
 func (d *Dashboard) home(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -36,6 +35,10 @@ func (d *Dashboard) signInPage(w http.ResponseWriter, r *http.Request, v *viewer
 func (d *Dashboard) signUpPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	if v.SignedIn() {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	if d.cfg.Auth.SignupDisabled() {
+		d.fail(w, r, v, http.StatusForbidden, "Sign-up is off", "This server does not take new accounts; ask its admin for one.")
 		return
 	}
 	d.render(w, r, v, http.StatusOK, "signup", view{Title: "Create an account", Section: "signup", Data: signInForm{}})
@@ -73,6 +76,10 @@ func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request, v *viewer) {
 // adminKeyAge is.
 func (d *Dashboard) signInKey(w http.ResponseWriter, r *http.Request, v *viewer) {
 	key := strings.TrimSpace(r.PostFormValue("key"))
+	if err := d.cfg.Auth.LimitAttempt(clientIP(r)); err != nil {
+		d.authFailed(w, r, v, "signin", err)
+		return
+	}
 	p, err := d.resolve(r.Context(), key)
 	if key == "" || err != nil || p.Kind != auth.Admin {
 		d.render(w, r, v, http.StatusUnauthorized, "signin", view{Title: "Sign in", Section: "signin",

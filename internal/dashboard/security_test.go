@@ -271,3 +271,20 @@ func TestExpiredAccessTokenIsRenewed(t *testing.T) {
 		t.Fatalf("after a global sign-out: %d %s", p.status, p.location)
 	}
 }
+
+// TestAdminKeyGuessesAreLimited: the admin-key form counts against the
+// per-address sign-in limit.
+func TestAdminKeyGuessesAreLimited(t *testing.T) {
+	s := newSite(t, "sqlite")
+	b := newBrowser(t, s.url)
+	var last page
+	for i := 0; i < 31; i++ {
+		last = b.signInKey("guess-" + strings.Repeat("x", i))
+	}
+	if last.status != http.StatusTooManyRequests || !strings.Contains(last.body, "rate limit") {
+		t.Fatalf("31st guess: %d", last.status)
+	}
+	if p := b.signInKey(s.svc); p.status != http.StatusTooManyRequests {
+		t.Fatalf("the right key while limited: %d", p.status)
+	}
+}

@@ -58,7 +58,9 @@ type view struct {
 	Flash string
 	// Section marks the current item of the navigation.
 	Section string
-	Data    any
+	// SignupOff hides the links to sign up.
+	SignupOff bool
+	Data      any
 }
 
 // render writes a page with the status. It renders into a buffer first so
@@ -75,6 +77,7 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, v *viewer, st
 		vw.V = &viewer{}
 	}
 	vw.CSRF = d.csrfToken(w, r)
+	vw.SignupOff = d.cfg.Auth.SignupDisabled()
 	if f := d.cookie(r, flashCookie); f != "" && vw.Flash == "" {
 		vw.Flash = f
 		d.setCookie(w, flashCookie, "", 0)
