@@ -52,6 +52,18 @@ func (b *browser) do(req *http.Request) page {
 	return page{resp.StatusCode, string(body), resp.Header.Get("Location"), resp.Header}
 }
 
+// status opens path and reports the status without reading the body (for
+// streams, which do not end).
+func (b *browser) status(path string) int {
+	b.t.Helper()
+	resp, err := b.c.Get(b.base + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func (b *browser) get(path string) page {
 	b.t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, b.base+path, nil)
@@ -187,6 +199,22 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 			if p := keyed.get("/live/jobs/" + aJob + "/steps"); p.status != http.StatusUnauthorized {
 				t.Errorf("bearer-key live: %d", p.status)
+			}
+
+			// Streams: a user's own jobs; every job for admins only.
+			for _, c := range []struct {
+				who  string
+				b    *browser
+				path string
+				want int
+			}{
+				{"anonymous", anon, "/live/jobs", 401}, {"bearer key", keyed, "/live/jobs", 401}, {"A", a, "/live/jobs", 200},
+				{"B", bb, "/live/jobs/" + aJob, 404}, {"A", a, "/live/jobs/" + aJob, 200}, {"admin", admin, "/live/jobs/" + aJob, 200},
+				{"anonymous", anon, "/live/all", 303}, {"A", a, "/live/all", 403}, {"B", bb, "/live/all", 403}, {"admin", admin, "/live/all", 200},
+			} {
+				if got := c.b.status(c.path); got != c.want {
+					t.Errorf("%s GET %s: %d, want %d", c.who, c.path, got, c.want)
+				}
 			}
 
 			// Actions: B cannot cancel A's job, users cannot use admin actions.
