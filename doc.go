@@ -20,4 +20,9 @@
 // SendEvent, Invoke) make work durable: a step that finished is never run
 // again, across retries, restarts and crashes. Progress reports how far a
 // job has got, for the user watching it.
+//
+// Client.Handler serves errand's HTTP API to mount in your own server; with
+// Config.JWTSecret it adds the accounts API (/auth/v1) and the dashboard at
+// /, where users sign in and watch their jobs live and admins see
+// everything.
 package errand
