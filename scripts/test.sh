@@ -39,14 +39,15 @@ go run ./examples/hello >/dev/null
 
 # Counts, not durations: a duration's deadline can end the fuzzer while it
 # minimizes an input, which Go reports as a failure ("context deadline
-# exceeded").
+# exceeded"). Minimizing a new interesting input may take 60s by default,
+# which for slow targets (CEL) added minutes: it is bounded by count too.
 echo "== fuzz (short)"
-go test -run '^$' -fuzz '^FuzzDecodeEvents$' -fuzztime 3000x ./internal/httpapi
-go test -run '^$' -fuzz '^FuzzSeededIDs$' -fuzztime 20000x ./internal/httpapi
-go test -run '^$' -fuzz '^FuzzEval$' -fuzztime 20000x ./internal/expr
-go test -run '^$' -fuzz '^FuzzParseToken$' -fuzztime 10000x ./internal/auth
-go test -run '^$' -fuzz '^FuzzNormalizeEmail$' -fuzztime 20000x ./internal/auth
-go test -run '^$' -fuzz '^FuzzParseDuration$' -fuzztime 20000x ./internal/inngest
-go test -run '^$' -fuzz '^FuzzCanonical$' -fuzztime 20000x ./internal/inngest
-go test -run '^$' -fuzz '^FuzzLocalPath$' -fuzztime 20000x ./internal/dashboard
+go test -run '^$' -fuzz '^FuzzDecodeEvents$' -fuzzminimizetime 200x -fuzztime 3000x ./internal/httpapi
+go test -run '^$' -fuzz '^FuzzSeededIDs$' -fuzzminimizetime 200x -fuzztime 20000x ./internal/httpapi
+go test -run '^$' -fuzz '^FuzzEval$' -fuzzminimizetime 200x -fuzztime 20000x ./internal/expr
+go test -run '^$' -fuzz '^FuzzParseToken$' -fuzzminimizetime 200x -fuzztime 10000x ./internal/auth
+go test -run '^$' -fuzz '^FuzzNormalizeEmail$' -fuzzminimizetime 200x -fuzztime 20000x ./internal/auth
+go test -run '^$' -fuzz '^FuzzParseDuration$' -fuzzminimizetime 200x -fuzztime 20000x ./internal/inngest
+go test -run '^$' -fuzz '^FuzzCanonical$' -fuzzminimizetime 200x -fuzztime 20000x ./internal/inngest
+go test -run '^$' -fuzz '^FuzzLocalPath$' -fuzzminimizetime 200x -fuzztime 20000x ./internal/dashboard
 echo "== all tests passed"

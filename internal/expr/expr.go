@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -21,11 +22,17 @@ const MaxLen = 4096
 // costLimit bounds the work of one evaluation.
 const costLimit = 100_000
 
+// maxCached bounds the compiled programs kept: expressions come from
+// function configurations, so a few hundred is typical; past the bound,
+// programs are compiled each time rather than held forever.
+const maxCached = 10_000
+
 var (
 	envOnce sync.Once
 	env     *cel.Env
 	envErr  error
 	cache   sync.Map // string → cel.Program
+	cached  atomic.Int64
 )
 
 func celEnv() (*cel.Env, error) {
@@ -67,7 +74,11 @@ func Compile(src string) (cel.Program, error) {
 	if err != nil {
 		return nil, &Error{Expr: src, Msg: err.Error()}
 	}
-	cache.Store(src, p)
+	if cached.Load() < maxCached {
+		if _, loaded := cache.LoadOrStore(src, p); !loaded {
+			cached.Add(1)
+		}
+	}
 	return p, nil
 }
 
