@@ -22,7 +22,11 @@ func TestFairnessAcrossKeys(t *testing.T) {
 		fn := errand.NewFunction(errand.FunctionOpts{ID: "fair", Concurrency: []errand.Concurrency{{Limit: 100, Key: "event.data.user"}}},
 			errand.OnEvent("app/fair"),
 			func(ctx context.Context, in errand.Input[map[string]string]) (struct{}, error) {
-				<-gate
+				select { // a failed test's cleanup cancels, and must not hang
+				case <-gate:
+				case <-ctx.Done():
+					return struct{}{}, ctx.Err()
+				}
 				mu.Lock()
 				order = append(order, in.Event.Data["user"])
 				mu.Unlock()

@@ -17,7 +17,11 @@ func TestPriorityRunsFirst(t *testing.T) {
 		var order []string
 		fn := errand.NewFunction(errand.FunctionOpts{ID: "prio", Priority: `event.data.vip ? 100 : 0`}, errand.OnEvent("app/prio"),
 			func(ctx context.Context, in errand.Input[map[string]any]) (string, error) {
-				<-gate
+				select { // a failed test's cleanup cancels, and must not hang
+				case <-gate:
+				case <-ctx.Done():
+					return "", ctx.Err()
+				}
 				mu.Lock()
 				order = append(order, in.Event.Data["name"].(string))
 				mu.Unlock()

@@ -20,7 +20,7 @@ type sseEvent struct {
 // readSSE reads job events from a stream until stop says so.
 func readSSE(t *testing.T, url, bearer, lastID string, stop func(sseEvent) bool) []sseEvent {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(bg, 20*time.Second)
+	ctx, cancel := context.WithTimeout(bg, 60*time.Second) // a bound for a loaded CI machine, not a wait
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 	req.Header.Set("Authorization", "Bearer "+bearer)
@@ -66,13 +66,25 @@ func TestJobStreamsProgressLive(t *testing.T) {
 		step := make(chan struct{}, 1)
 		fn := errand.NewFunction(errand.FunctionOpts{ID: "report"}, errand.OnEvent("app/report"),
 			func(ctx context.Context, in errand.Input[struct{}]) (string, error) {
+				wait := func() error { // a failed test's cleanup cancels, and must not hang
+					select {
+					case <-step:
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
 				for i := 1; i <= 3; i++ {
-					<-step
+					if err := wait(); err != nil {
+						return "", err
+					}
 					if err := errand.Progress(ctx, float64(i)/4, "part "+string(rune('0'+i))); err != nil {
 						return "", err
 					}
 				}
-				<-step
+				if err := wait(); err != nil {
+					return "", err
+				}
 				return "report.csv", nil
 			})
 		s := newSite(t, kind, fn)

@@ -32,7 +32,13 @@ go vet ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 echo "== go test (SQLite and PostgreSQL, -race, -shuffle on)"
-go test -race -shuffle=on -count=1 -timeout 20m ./...
+# Headless Chromium is the heaviest thing the tests run: its tests get a
+# phase of their own, so they do not starve the timing-bound tests of the
+# other packages on a small machine.
+ERRAND_BROWSER_TESTS=later go test -race -shuffle=on -count=1 -timeout 20m ./...
+
+echo "== browser tests (headless Chromium; SQLite and PostgreSQL)"
+go test -race -shuffle=on -count=1 -timeout 10m -p 1 -run 'InChromium' ./internal/dashboard ./examples/seed-app
 
 echo "== examples"
 go run ./examples/hello >/dev/null

@@ -20,6 +20,9 @@ const chromium = "/usr/bin/chromium"
 
 func needBrowser(t *testing.T) {
 	t.Helper()
+	if os.Getenv("ERRAND_BROWSER_TESTS") == "later" {
+		t.Skip("make test runs the browser tests in a phase of their own, after the rest")
+	}
 	_, errPkg := os.Stat(filepath.Join(nodeDir, "node_modules", "playwright-core"))
 	_, errBin := os.Stat(chromium)
 	if errPkg != nil || errBin != nil {
