@@ -142,7 +142,7 @@ func TestSignUpAndSignIn(t *testing.T) {
 			t.Fatalf("signup: %d %v", r.status, r.body)
 		}
 		user := r.body["user"].(map[string]any)
-		if user["email"] != "ada@example.com" || user["aud"] != "authenticated" || user["role"] != "authenticated" {
+		if user["email"] != "ada@example.com" || user["aud"] != "authenticated" || user["role"] != "authenticated" || user["last_sign_in_at"] == nil {
 			t.Fatalf("user %v", user)
 		}
 		claims := jwt.MapClaims{}

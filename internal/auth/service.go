@@ -210,6 +210,9 @@ func (s *Service) createUser(ctx context.Context, p SignUpParams, admin bool) (*
 	now := s.now().UnixMicro()
 	u := &store.User{ID: uuid.NewString(), Email: email, EncryptedPassword: hash, Role: "authenticated",
 		AppMetadata: app, UserMetadata: meta, EmailConfirmedAt: now, CreatedAt: now, UpdatedAt: now}
+	if !admin {
+		u.LastSignInAt = now // a sign-up signs the user in, as GoTrue records it
+	}
 	if admin && p.Role != "" {
 		u.Role = p.Role
 	}
