@@ -164,7 +164,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			who := map[string]string{"anonymous": "", "user A": tokA, "user B": tokB, "event key": "k1", "service key": s.svc}
 			type ep struct{ method, path string }
 			onA := []ep{{"GET", "/v1/jobs/" + jobA}, {"GET", "/v1/jobs/" + jobA + "/steps"}, {"GET", "/v1/jobs/" + jobA + "/stream"}}
-			adminOnly := []ep{{"GET", "/v1/events"}, {"GET", "/v1/events/" + ev}, {"GET", "/v1/functions"}}
+			adminOnly := []ep{{"GET", "/v1/events"}, {"GET", "/v1/events/" + ev}, {"GET", "/v1/functions"}, {"GET", "/v1/apps"}}
 			for name, tok := range who {
 				for _, e := range onA {
 					want := map[string]int{"anonymous": 401, "user A": 200, "user B": 404, "event key": 401, "service key": 200}[name]

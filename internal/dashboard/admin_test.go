@@ -74,6 +74,33 @@ func TestResyncAnApp(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("register: %d", resp.StatusCode)
 	}
+	// The API lists the app the same way: GET /v1/apps.
+	req, _ := http.NewRequest(http.MethodGet, s.url+"/v1/apps", nil)
+	req.Header.Set("Authorization", "Bearer "+s.svc)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var apps struct {
+		Apps []struct {
+			Name, URL string
+			Functions []struct {
+				ID       string
+				Triggers []struct{ Event string }
+			}
+		}
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&apps)
+	resp.Body.Close()
+	var shop bool
+	for _, a := range apps.Apps {
+		shop = shop || a.Name == "shop" && a.URL == serve && len(a.Functions) == 1 && a.Functions[0].ID == "shop-send-receipt" &&
+			len(a.Functions[0].Triggers) == 1 && a.Functions[0].Triggers[0].Event == "shop/order.paid"
+	}
+	if !shop {
+		t.Fatalf("GET /v1/apps: %+v", apps)
+	}
+
 	admin := newBrowser(t, s.url)
 	admin.signInKey(s.svc)
 	p := admin.get("/admin/functions")

@@ -19,7 +19,9 @@ type pageTemplate struct{ t *template.Template }
 var funcs = template.FuncMap{
 	"pct":      func(f float64) int { return int(f*100 + 0.5) },
 	"add1":     func(n int) int { return n + 1 },
+	"triggers": triggers,
 	"micros":   formatMicros,
+	"time":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 	"duration": formatDuration,
 	"json":     prettyJSON,
 	"row": func(j *jobView, csrf string, admin bool) map[string]any {

@@ -176,7 +176,7 @@ func TestJobsAPIAuthorization(t *testing.T) {
 		id := jobs[0].ID
 		endpoints := []struct{ method, path string }{
 			{"GET", "/v1/jobs"}, {"GET", "/v1/jobs/" + id}, {"GET", "/v1/jobs/" + id + "/steps"},
-			{"POST", "/v1/jobs/" + id + "/cancel"}, {"GET", "/v1/events"}, {"GET", "/v1/events/" + sent.IDs[0]}, {"GET", "/v1/functions"},
+			{"POST", "/v1/jobs/" + id + "/cancel"}, {"GET", "/v1/events"}, {"GET", "/v1/events/" + sent.IDs[0]}, {"GET", "/v1/functions"}, {"GET", "/v1/apps"},
 		}
 		for _, ep := range endpoints {
 			for _, auth := range []string{"", "wrong-key"} {

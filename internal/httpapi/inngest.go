@@ -12,6 +12,7 @@ import (
 
 	"github.com/errand-dev/errand/internal/auth"
 	"github.com/errand-dev/errand/internal/inngest"
+	"github.com/errand-dev/errand/internal/wire"
 )
 
 // register syncs an app's functions: POST /fn/register, as the Inngest
@@ -58,6 +59,16 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 func (s *Server) devInfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"version": "errand " + s.cfg.Version, "functions": []any{},
 		"startOpts": map[string]any{"sdkUrls": []string{}}})
+}
+
+// listApps lists the apps and their functions: GET /v1/apps.
+func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
+	fns, err := s.cfg.Store.Functions(r.Context())
+	if err != nil {
+		writeError(w, s.log, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"apps": wire.Apps(fns)})
 }
 
 // syncApp asks the app at url to register: POST /v1/apps/sync {"url": ...}.

@@ -64,6 +64,7 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /v1/events", s.admin(s.listEvents))
 	s.mux.HandleFunc("GET /v1/events/{id}", s.admin(s.getEvent))
 	s.mux.HandleFunc("GET /v1/functions", s.admin(s.listFunctions))
+	s.mux.HandleFunc("GET /v1/apps", s.admin(s.listApps))
 	s.mux.HandleFunc("POST /fn/register", s.register)
 	s.mux.HandleFunc("GET /dev", s.devInfo)
 	s.mux.HandleFunc("POST /v1/apps/sync", s.admin(s.syncApp))
