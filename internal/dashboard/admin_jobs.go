@@ -35,13 +35,17 @@ type adminJobs struct {
 	Error     string
 	// Now is when the list was read (µs): rows change live after it.
 	Now int64
+	// Filtered: a filter, a search or an older page is shown, so new jobs
+	// are not inserted live (they may not belong).
+	Filtered bool
 }
 
 func (d *Dashboard) jobsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	q := r.URL.Query()
 	f := jobFilters{Status: q.Get("status"), Function: q.Get("function"), Owner: strings.TrimSpace(q.Get("owner")),
 		Since: q.Get("since"), Q: strings.TrimSpace(q.Get("q"))}
-	data := adminJobs{F: f, Since: sinceChoices, Now: d.cfg.Now().UnixMicro()}
+	data := adminJobs{F: f, Since: sinceChoices, Now: d.cfg.Now().UnixMicro(),
+		Filtered: f != (jobFilters{}) || q.Get("before") != ""}
 	var err error
 	if data.Functions, err = d.cfg.Store.Functions(r.Context()); err != nil {
 		d.internal(w, r, v, "functions", err)

@@ -271,6 +271,16 @@ test('an admin signs in with the service key and sees both users\' jobs', async 
   await release(`${retried}/start`);
   await release(`${retried}/finish`);
   await waitStatus(page, retried, 'finished');
+  // A job started elsewhere appears on the unfiltered list by itself.
+  const r = await fetch(`${base}/v1/jobs`, { method: 'POST', headers: { authorization: `Bearer ${serviceKey}`,
+    'content-type': 'application/json' }, body: JSON.stringify({ function: 'report', data: { title: 'from the API' } }) });
+  assert.equal(r.status, 201);
+  const apiJob = (await r.json()).id;
+  await page.locator(`tr[data-job="${apiJob}"]`).waitFor(T);
+  await release(`${apiJob}/start`);
+  await release(`${apiJob}/finish`);
+  await waitStatus(page, apiJob, 'finished');
+  assert.equal(await page.locator(`tr[data-job="${apiJob}"] td[data-label="Owner"]`).textContent(), 'system');
 
   await page.goto(`${base}/admin/events`);
   await page.locator('li.event').first().waitFor(T);

@@ -42,11 +42,11 @@
     });
   }, 1000);
 
-  function cancelForm(job, back) {
+  function cancelForm(job, back, label) {
     var f = el('form', { method: 'post', action: '/jobs/' + encodeURIComponent(job.id) + '/cancel', 'class': 'inline' });
     f.appendChild(el('input', { type: 'hidden', name: 'csrf', value: csrf }));
     if (back) f.appendChild(el('input', { type: 'hidden', name: 'back', value: back }));
-    f.appendChild(el('button', { type: 'submit', 'class': 'danger small' }, back ? 'Cancel job' : 'Cancel'));
+    f.appendChild(el('button', { type: 'submit', 'class': label === 'Cancel' ? 'danger small' : 'danger' }, label));
     return f;
   }
 
@@ -84,16 +84,21 @@
     if (act && terminal(job.status)) {
       act.querySelectorAll('form[action$="/cancel"]').forEach(function (f) { f.remove(); });
     } else if (act && !act.querySelector('form')) {
-      act.appendChild(cancelForm(job, back));
+      act.appendChild(cancelForm(job, back, root.tagName === 'TR' ? 'Cancel' : 'Cancel job'));
     }
   }
 
-  function newRow(job) {
+  function newRow(job, admin) {
     var tr = el('tr', { 'data-job': job.id });
     var link = el('a', { href: '/jobs/' + encodeURIComponent(job.id) });
     link.appendChild(el('code', null, job.id));
     var td = el('td', { 'data-label': 'Job' }); td.appendChild(link); tr.appendChild(td);
     tr.appendChild(el('td', { 'data-label': 'Function' }, job.function));
+    if (admin) {
+      td = el('td', { 'data-label': 'Owner' });
+      td.appendChild(job.owner ? el('code', null, job.owner) : el('span', { 'class': 'muted' }, 'system'));
+      tr.appendChild(td);
+    }
     td = el('td', { 'data-label': 'Status' }); td.appendChild(el('span', { 'data-field': 'status' })); tr.appendChild(td);
     td = el('td', { 'data-label': 'Progress' });
     td.appendChild(el('progress', { max: '100', value: '0', 'data-field': 'progress', 'aria-label': 'Progress' }));
@@ -123,12 +128,12 @@
       var tr = body.querySelector('tr[data-job="' + CSS.escape(job.id) + '"]');
       if (!tr && list.hasAttribute('data-live-rows-only')) return; // a filtered list: rows it shows only
       if (!tr) {
-        tr = newRow(job);
+        tr = newRow(job, list.hasAttribute('data-admin'));
         var empty = body.querySelector('tr.empty');
         if (empty) empty.remove();
         body.insertBefore(tr, body.firstChild);
       }
-      applyJob(tr, job, '');
+      applyJob(tr, job, list.hasAttribute('data-admin') ? '/admin/jobs' : '');
     });
   }
 
