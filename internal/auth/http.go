@@ -122,7 +122,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
-func clientIP(r *http.Request) string {
+// ClientIP is the request's client address, the key of per-address
+// sign-in limits.
+func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -137,7 +139,7 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.AppMetadata, p.Role, p.BanDuration = nil, "", "" // admin-only fields
-	s, err := h.svc.SignUp(r.Context(), clientIP(r), p)
+	s, err := h.svc.SignUp(r.Context(), ClientIP(r), p)
 	if err != nil {
 		writeError(w, r, h.svc.log, err)
 		return
@@ -159,9 +161,9 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	var err error
 	switch gt := r.URL.Query().Get("grant_type"); gt {
 	case "password":
-		s, err = h.svc.SignIn(r.Context(), clientIP(r), p.Email, p.Password)
+		s, err = h.svc.SignIn(r.Context(), ClientIP(r), p.Email, p.Password)
 	case "refresh_token":
-		s, err = h.svc.Refresh(r.Context(), clientIP(r), p.RefreshToken)
+		s, err = h.svc.Refresh(r.Context(), ClientIP(r), p.RefreshToken)
 	case "":
 		err = errf("validation_failed", "grant_type is required: password or refresh_token")
 	default:

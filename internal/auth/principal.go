@@ -67,12 +67,10 @@ func ConstantTimeIn(got string, accepted []string) bool {
 	return ok == 1
 }
 
-// Token verifies a bare access token the way Resolve verifies a bearer
-// header: for tokens carried in an event's user field.
+// Token verifies a user's bare access token: for tokens carried in an
+// event's user field.
 func (rv *Resolver) Token(ctx context.Context, tok string) (Principal, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	p, err := rv.Resolve(req)
+	p, err := rv.Bearer(ctx, tok)
 	if err == nil && p.Kind != User {
 		return Principal{}, errf("bad_jwt", "the token is not a user's access token")
 	}
@@ -83,8 +81,14 @@ func (rv *Resolver) Token(ctx context.Context, tok string) (Principal, error) {
 // expired token, or a user token whose session was logged out, is an
 // *Error (bad_jwt, session_not_found, user_not_found, user_banned).
 func (rv *Resolver) Resolve(r *http.Request) (Principal, error) {
-	tok, ok := BearerToken(r)
-	if !ok || tok == "" {
+	tok, _ := BearerToken(r)
+	return rv.Bearer(r.Context(), tok)
+}
+
+// Bearer resolves a token as Resolve resolves it in a bearer header: ""
+// is Anonymous. The dashboard uses it for the token in its cookie.
+func (rv *Resolver) Bearer(ctx context.Context, tok string) (Principal, error) {
+	if tok == "" {
 		return Principal{Kind: Anonymous}, nil
 	}
 	if len(rv.AdminKeys) > 0 && ConstantTimeIn(tok, rv.AdminKeys) {
@@ -93,7 +97,7 @@ func (rv *Resolver) Resolve(r *http.Request) (Principal, error) {
 	if rv.Service == nil {
 		return Principal{}, errf("bad_jwt", "invalid bearer token: use the server's signing key")
 	}
-	c, err := rv.Service.keys.Parse(r.Context(), tok)
+	c, err := rv.Service.keys.Parse(ctx, tok)
 	if err != nil {
 		return Principal{}, errf("bad_jwt", "invalid JWT: unable to parse or verify signature, token is expired or was not issued by this server")
 	}
@@ -110,7 +114,7 @@ func (rv *Resolver) Resolve(r *http.Request) (Principal, error) {
 	if !hasAudience(c, Audience) {
 		return Principal{}, errf("bad_jwt", "invalid JWT: the audience must be \"authenticated\"")
 	}
-	if c.JobID != "" && !c.External && (rv.JobActive == nil || !rv.JobActive(r.Context(), c.JobID, c.Subject)) {
+	if c.JobID != "" && !c.External && (rv.JobActive == nil || !rv.JobActive(ctx, c.JobID, c.Subject)) {
 		return Principal{}, errf("bad_jwt", "invalid JWT: this job token's job is not running any more")
 	}
 	if c.External {
@@ -120,7 +124,7 @@ func (rv *Resolver) Resolve(r *http.Request) (Principal, error) {
 		}
 		return Principal{Kind: User, UserID: c.Subject, Claims: c}, nil
 	}
-	u, err := rv.Service.UserFor(r.Context(), c)
+	u, err := rv.Service.UserFor(ctx, c)
 	if err != nil {
 		return Principal{}, err
 	}

@@ -62,7 +62,7 @@ func (d *Dashboard) authFailed(w http.ResponseWriter, r *http.Request, v *viewer
 }
 
 func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request, v *viewer) {
-	s, err := d.cfg.Auth.SignIn(r.Context(), clientIP(r), r.PostFormValue("email"), r.PostFormValue("password"))
+	s, err := d.cfg.Auth.SignIn(r.Context(), auth.ClientIP(r), r.PostFormValue("email"), r.PostFormValue("password"))
 	if err != nil {
 		d.authFailed(w, r, v, "signin", err)
 		return
@@ -76,11 +76,11 @@ func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request, v *viewer) {
 // adminKeyAge is.
 func (d *Dashboard) signInKey(w http.ResponseWriter, r *http.Request, v *viewer) {
 	key := strings.TrimSpace(r.PostFormValue("key"))
-	if err := d.cfg.Auth.LimitAttempt(clientIP(r)); err != nil {
+	if err := d.cfg.Auth.LimitAttempt(auth.ClientIP(r)); err != nil {
 		d.authFailed(w, r, v, "signin", err)
 		return
 	}
-	p, err := d.resolve(r.Context(), key)
+	p, err := d.rv.Bearer(r.Context(), key)
 	if key == "" || err != nil || p.Kind != auth.Admin {
 		d.render(w, r, v, http.StatusUnauthorized, "signin", view{Title: "Sign in", Section: "signin",
 			Data: signInForm{Error: "That is not the service key nor an admin key of this server.", Next: localPath(r.PostFormValue("next"))}})
@@ -107,7 +107,7 @@ func (d *Dashboard) signUp(w http.ResponseWriter, r *http.Request, v *viewer) {
 			Data: signInForm{Email: email, Error: "The two passwords differ; type the same password twice."}})
 		return
 	}
-	s, err := d.cfg.Auth.SignUp(r.Context(), clientIP(r), auth.SignUpParams{Email: email, Password: pw})
+	s, err := d.cfg.Auth.SignUp(r.Context(), auth.ClientIP(r), auth.SignUpParams{Email: email, Password: pw})
 	if err != nil {
 		d.authFailed(w, r, v, "signup", err)
 		return

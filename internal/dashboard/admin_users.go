@@ -51,7 +51,7 @@ func (d *Dashboard) usersPage(w http.ResponseWriter, r *http.Request, v *viewer)
 func (d *Dashboard) userAction(w http.ResponseWriter, r *http.Request, v *viewer) {
 	ctx := r.Context()
 	u, err := d.cfg.Auth.User(ctx, r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) || (err != nil && isNotFound(err)) {
+	if errors.Is(err, store.ErrNotFound) {
 		d.fail(w, r, v, http.StatusNotFound, "No such user", "They may have been deleted already.")
 		return
 	}
@@ -98,9 +98,4 @@ func (d *Dashboard) userAction(w http.ResponseWriter, r *http.Request, v *viewer
 		return
 	}
 	d.redirect(w, r, "/admin/users", msg)
-}
-
-func isNotFound(err error) bool {
-	e, ok := auth.IsAuthError(err)
-	return ok && e.Code == "user_not_found"
 }

@@ -103,7 +103,7 @@ func (d *Dashboard) overviewPage(w http.ResponseWriter, r *http.Request, v *view
 	for _, x := range windows {
 		data.Windows = append(data.Windows, x.Value)
 	}
-	for _, s := range funcs["statuses"].(func() []store.Status)() {
+	for _, s := range allStatuses {
 		data.Counts = append(data.Counts, statusCount{string(s), counts[s]})
 	}
 	depth, thru, lat := series(st, counts[store.StatusWaiting], win.Bucket)

@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -114,7 +115,8 @@ var jobLink = regexp.MustCompile(`Started job (\w+)\.`)
 func (b *browser) startReport(title string) string {
 	b.t.Helper()
 	b.get("/")
-	p := b.post("/jobs", url.Values{"function": {"report"}, "input": {`{"title": ` + jsonString(title) + `}`}})
+	input, _ := json.Marshal(map[string]string{"title": title})
+	p := b.post("/jobs", url.Values{"function": {"report"}, "input": {string(input)}})
 	if p.status != http.StatusSeeOther {
 		b.t.Fatalf("start: %d\n%s", p.status, p.body)
 	}
@@ -124,11 +126,6 @@ func (b *browser) startReport(title string) string {
 		b.t.Fatalf("no job id on my jobs:\n%s", home.body)
 	}
 	return m[1]
-}
-
-func jsonString(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
-	return `"` + r.Replace(s) + `"`
 }
 
 // TestAuthorizationMatrix checks every page and action for anonymous,

@@ -136,32 +136,27 @@ func (d *Dashboard) jobPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	d.render(w, r, v, http.StatusOK, "job", view{Title: "Job " + j.ID, Section: "jobs", Data: data})
 }
 
+// cancelJob cancels the job in the path if the viewer may see it, then
+// sends them back where the form's "back" says (a local path; default
+// "my jobs").
 func (d *Dashboard) cancelJob(w http.ResponseWriter, r *http.Request, v *viewer) {
 	if !v.SignedIn() {
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 		return
 	}
-	d.cancel(w, r, v, "/")
-}
-
-// cancel cancels the job in the path if the viewer may see it, then sends
-// them back where the form said (a local path only).
-func (d *Dashboard) cancel(w http.ResponseWriter, r *http.Request, v *viewer, back string) {
 	j, ok := d.visibleJob(w, r, v)
 	if !ok {
 		return
 	}
+	back := localPath(r.PostFormValue("back"))
 	if j.Terminal() {
-		d.redirect(w, r, localPath(r.PostFormValue("back")), "Job "+j.ID+" had already ended ("+string(j.Status)+").")
+		d.redirect(w, r, back, "Job "+j.ID+" had already ended ("+string(j.Status)+").")
 		return
 	}
 	if _, err := d.cfg.Engine.Cancel(r.Context(), j.ID); err != nil {
 		d.log.Error("dashboard: cancel", "err", err)
 		d.fail(w, r, v, http.StatusInternalServerError, "The job could not be cancelled", "Try again in a moment.")
 		return
-	}
-	if b := r.PostFormValue("back"); b != "" {
-		back = localPath(b)
 	}
 	d.redirect(w, r, back, "Job "+j.ID+" is cancelled.")
 }

@@ -1,7 +1,6 @@
 package dashboard_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -216,7 +215,6 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 	if p := admin.get("/v1/nope"); p.status != 404 || !strings.Contains(p.body, `"code":"not_found"`) {
 		t.Errorf("API 404: %d %s", p.status, p.body)
 	}
-	_ = context.Background
 }
 
 // TestExpiredAccessTokenIsRenewed: with an unusable access cookie the

@@ -13,6 +13,9 @@ import (
 	"github.com/errand-dev/errand/internal/store"
 )
 
+// allStatuses are the job statuses in their order of life.
+var allStatuses = []store.Status{store.StatusWaiting, store.StatusRunning, store.StatusFinished, store.StatusFailed, store.StatusCancelled}
+
 // pageTemplate is one page: the layout plus the page's own blocks.
 type pageTemplate struct{ t *template.Template }
 
@@ -27,9 +30,7 @@ var funcs = template.FuncMap{
 	"row": func(j *jobView, csrf string, admin bool) map[string]any {
 		return map[string]any{"J": j, "CSRF": csrf, "Admin": admin}
 	},
-	"statuses": func() []store.Status {
-		return []store.Status{store.StatusWaiting, store.StatusRunning, store.StatusFinished, store.StatusFailed, store.StatusCancelled}
-	},
+	"statuses": func() []store.Status { return allStatuses },
 }
 
 func mustParsePages() map[string]*pageTemplate {
