@@ -29,9 +29,12 @@ type sse struct {
 	f http.Flusher
 }
 
-func startSSE(w http.ResponseWriter) (*sse, bool) {
+// startSSE answers with an event stream, or writes the error itself when
+// the connection cannot stream.
+func (s *Server) startSSE(w http.ResponseWriter, r *http.Request) (*sse, bool) {
 	f, ok := w.(http.Flusher)
 	if !ok {
+		writeError(w, s.log, r, errorf("internal", "streaming is not supported by this connection"))
 		return nil, false
 	}
 	h := w.Header()
@@ -84,9 +87,8 @@ func (s *Server) streamJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.log, r, err)
 		return
 	}
-	out, ok := startSSE(w)
+	out, ok := s.startSSE(w, r)
 	if !ok {
-		writeError(w, s.log, r, errorf("internal", "streaming is not supported by this connection"))
 		return
 	}
 	last := lastEventID(r)
@@ -137,9 +139,8 @@ func (s *Server) streamJobs(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	out, ok := startSSE(w)
+	out, ok := s.startSSE(w, r)
 	if !ok {
-		writeError(w, s.log, r, errorf("internal", "streaming is not supported by this connection"))
 		return
 	}
 	cursor := lastEventID(r)
